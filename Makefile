@@ -1,0 +1,73 @@
+# Self-documenting Makefile: `make help` lists every target with its description.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Services the integration tests and the production-like benchmarks use.
+PG_URL ?= postgres://postgres@127.0.0.1:5432/recoplatform
+REDIS_URL_DEFAULT ?= redis://127.0.0.1:6379/0
+BROKER_URL_DEFAULT ?= redis://127.0.0.1:6379/1
+INTEGRATION_ENV := DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_DEFAULT) CELERY_BROKER_URL=$(BROKER_URL_DEFAULT)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run migrate seed worker test test-unit test-integration check format bench bench-quality bench-ingest bench-serve clean
+
+help: ## List every target
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv and install runtime + dev dependencies
+
+migrate: install ## Apply database migrations (SQLite by default, DATABASE_URL otherwise)
+	$(MANAGE) migrate --noinput
+
+seed: migrate ## Load the deterministic demo store
+	$(MANAGE) seed_demo
+
+run: migrate ## Serve the platform on http://$(HOST):$(PORT) with demo data (embedded default)
+	$(MANAGE) seed_demo --if-empty
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+worker: install ## Run a Celery worker for every queue (needs CELERY_BROKER_URL)
+	cd platform && ../$(VENV)/bin/celery -A config worker -Q training,scoring,default -l info
+
+test: install ## Run the whole suite: embedded default, then integration against PostgreSQL, Redis and a Celery worker
+	$(MAKE) test-unit
+	$(MAKE) test-integration
+
+test-unit: install ## Run the suite on the embedded default (SQLite, eager Celery, local-memory cache)
+	$(PY) -m pytest -m "not integration" -q
+
+test-integration: install ## Run the integration tests against PostgreSQL, Redis and a real Celery worker
+	$(INTEGRATION_ENV) $(PY) -m pytest -m integration -q
+
+check: install ## Lint and format check (ruff)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: bench-quality bench-ingest bench-serve ## Run every benchmark
+
+bench-quality: install ## Model quality on real data (MovieLens-100k and the other families) vs. peers
+	$(PY) bench/quality.py
+
+bench-ingest: install ## Events/s through POST /api/v1/events into PostgreSQL behind gunicorn
+	$(INTEGRATION_ENV) $(PY) bench/ingest.py
+
+bench-serve: install ## Latency and throughput of the recommendation endpoints under gunicorn
+	$(PY) bench/serve.py
+
+clean: ## Remove the venv, the local database and artifacts
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""Loaders for public dataset formats, and the deterministic demo-data generator."""

@@ -1,0 +1,58 @@
+"""Metrics for FAQ / intent matching: accuracy@1, recall@k and precision@k over ranked ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+
+def _relevant_sets(relevant, n_queries: int) -> list[set]:
+    if len(relevant) != n_queries:
+        raise ValueError(f"need one relevant entry per query: {len(relevant)} vs {n_queries}")
+    sets = []
+    for entry in relevant:
+        if isinstance(entry, (str, bytes)) or not isinstance(entry, Iterable):
+            sets.append({entry})  # a single correct id
+        else:
+            sets.append(set(entry))
+    return sets
+
+
+def _check_ranked(ranked, k: int | None) -> np.ndarray:
+    ranked = np.asarray(ranked)
+    if ranked.ndim != 2 or ranked.shape[0] == 0:
+        raise ValueError("ranked ids must be a non-empty 2-D array [queries, positions]")
+    if k is not None and not 1 <= k <= ranked.shape[1]:
+        raise ValueError(f"k must be in [1, {ranked.shape[1]}]")
+    return ranked
+
+
+def accuracy_at_1(ranked, relevant: Sequence) -> float:
+    """Fraction of queries whose first id is relevant."""
+    ranked = _check_ranked(ranked, 1)
+    sets = _relevant_sets(relevant, ranked.shape[0])
+    return float(np.mean([row[0] in rel for row, rel in zip(ranked.tolist(), sets, strict=True)]))
+
+
+def recall_at_k(ranked, relevant: Sequence, k: int) -> float:
+    """Mean over queries of |relevant in top k| / |relevant| (with one correct id: hit rate)."""
+    ranked = _check_ranked(ranked, k)
+    sets = _relevant_sets(relevant, ranked.shape[0])
+    values = []
+    for row, rel in zip(ranked[:, :k].tolist(), sets, strict=True):
+        if not rel:
+            raise ValueError("every query needs at least one relevant id")
+        values.append(len(rel.intersection(row)) / len(rel))
+    return float(np.mean(values))
+
+
+def precision_at_k(ranked, relevant: Sequence, k: int) -> float:
+    """Mean over queries of |relevant in top k| / k (padding ids count as misses)."""
+    ranked = _check_ranked(ranked, k)
+    sets = _relevant_sets(relevant, ranked.shape[0])
+    hits = [
+        sum(item in rel for item in row)
+        for row, rel in zip(ranked[:, :k].tolist(), sets, strict=True)
+    ]
+    return float(np.mean(hits) / k)

@@ -135,6 +135,20 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
+# The API: API keys with read/write scopes, per-key throttling, JSON-only bodies, one error shape.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["catalog.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["catalog.permissions.HasApiKeyScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["catalog.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": os.environ.get("API_KEY_THROTTLE_RATE", "6000/min")},
+    "DEFAULT_PARSER_CLASSES": ["catalog.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "catalog.pagination.ApiPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "catalog.exceptions.api_exception_handler",
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Recommendation platform API",
     "DESCRIPTION": "Ingest users, items and events; get recommendations for every scenario.",

@@ -1,11 +1,16 @@
 """Root URLs: admin, OpenAPI schema and docs, and the versioned API."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include("catalog.urls")),
 ]
+
+# Unknown URLs and crashes under /api/ answer JSON, never an HTML page.
+handler404 = "catalog.exceptions.json_not_found"
+handler500 = "catalog.exceptions.json_server_error"

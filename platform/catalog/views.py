@@ -207,7 +207,11 @@ class ExternalIdDetailView(generics.GenericAPIView):
             raise ValidationError({"": ["The body must be a JSON object of fields to set."]})
         if body.get(self.lookup_url_kwarg, external_id) != external_id:
             raise ValidationError(
-                {self.lookup_url_kwarg: ["differs from the id in the URL; omit it or make it match."]}
+                {
+                    self.lookup_url_kwarg: [
+                        "differs from the id in the URL; omit it or make it match."
+                    ]
+                }
             )
         body = {**body, self.lookup_url_kwarg: external_id}
         try:

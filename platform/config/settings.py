@@ -140,13 +140,17 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["catalog.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["catalog.permissions.HasApiKeyScope"],
     "DEFAULT_THROTTLE_CLASSES": ["catalog.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": os.environ.get("API_KEY_THROTTLE_RATE", "6000/min")},
+    # Requests per key; API_KEY_THROTTLE_RATE="" turns throttling off.
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": os.environ.get("API_KEY_THROTTLE_RATE", "6000/min") or None
+    },
     "DEFAULT_PARSER_CLASSES": ["catalog.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "catalog.pagination.ApiPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "catalog.exceptions.api_exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {

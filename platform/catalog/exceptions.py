@@ -4,12 +4,18 @@
 client developer can see exactly which input to fix.
 """
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
 
 
 class BatchValidationError(exceptions.APIException):
@@ -58,8 +64,10 @@ def _entry(field: str, message: str, index: int | None) -> dict:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
-        exc = exceptions.APIException(str(exc))
-        exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        exc = PayloadTooLarge(
+            f"Request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; split the batch "
+            "into smaller requests."
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None  # an unexpected error: a bug, left to Django's 500 handling and logging

@@ -233,12 +233,12 @@ def validate_rows(rows: list, event_types: set[str], now: datetime):
 
 def ingest(rows: list, create_missing_items: bool, now: datetime) -> IngestResult:
     """Validate the whole batch, then store it in one transaction; raise on any bad row."""
-    event_types = set(EventType.objects.values_list("name", flat=True))
+    event_types = set(EventType.objects.order_by().values_list("name", flat=True))
     events, errors = validate_rows(rows, event_types, now)
     item_pks = dict(
-        Item.objects.filter(external_id__in={event.item_id for event in events}).values_list(
-            "external_id", "pk"
-        )
+        Item.objects.filter(external_id__in={event.item_id for event in events})
+        .order_by()
+        .values_list("external_id", "pk")
     )
     if not create_missing_items:
         errors += [
@@ -298,7 +298,9 @@ def _drop_duplicates(events: list[ValidEvent]) -> list[ValidEvent]:
     if not event_ids:
         return events
     seen = set(
-        Interaction.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True)
+        Interaction.objects.filter(event_id__in=event_ids)
+        .order_by()
+        .values_list("event_id", flat=True)
     )
     fresh = []
     for event in events:

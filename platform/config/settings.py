@@ -50,7 +50,16 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "catalog",
+    "engine",
 ]
+
+# Scenario plugins: the enabled apps (RECO_SCENARIOS, comma-separated) plus any pip-installed
+# package declaring an entry point in the "recoplatform.scenarios" group (see engine.plugins).
+from engine import queues as engine_queues  # noqa: E402
+from engine.plugins import scenario_apps  # noqa: E402
+
+RECO_SCENARIOS = env_list("RECO_SCENARIOS", ["scenarios.products"])
+INSTALLED_APPS += scenario_apps(RECO_SCENARIOS)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -111,6 +120,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns (an error under pytest) when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -132,6 +142,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = engine_queues.TASK_ROUTES
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 

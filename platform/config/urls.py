@@ -4,11 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from engine.urls import scenario_urlpatterns
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("catalog.urls")),
+    path("api/v1/scenarios/", include("engine.urls")),
+    *scenario_urlpatterns(),
 ]
 
 # Unknown URLs and crashes under /api/ answer JSON, never an HTML page.

@@ -1,0 +1,156 @@
+"""Generic REST endpoints every scenario gets, and the base view scenario APIs build on."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine import registry, serving
+from engine.models import ModelVersion
+from engine.scenario import InvalidRequest, ItemNotFound, RecommendationRequest
+
+MAX_N = 100
+
+
+class RecommendationQuery(serializers.Serializer):
+    """Query parameters every user -> items call accepts."""
+
+    user_id = serializers.CharField(max_length=255)
+    n = serializers.IntegerField(min_value=1, max_value=MAX_N, default=10)
+    exclude = serializers.CharField(
+        required=False, allow_blank=True, help_text="Comma-separated item ids never to return."
+    )
+    category = serializers.CharField(required=False, max_length=255)
+    min_price = serializers.DecimalField(
+        required=False, max_digits=12, decimal_places=2, min_value=0
+    )
+    max_price = serializers.DecimalField(
+        required=False, max_digits=12, decimal_places=2, min_value=0
+    )
+
+    def validate(self, attrs):
+        low, high = attrs.get("min_price"), attrs.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError(
+                {"min_price": f"min_price ({low}) must not exceed max_price ({high})"}
+            )
+        return attrs
+
+    def to_request(self) -> RecommendationRequest:
+        data = self.validated_data
+        filters = {"category": data.get("category")}
+        for bound in ("min_price", "max_price"):
+            if data.get(bound) is not None:
+                filters[bound] = float(data[bound])
+        return RecommendationRequest(
+            user_id=data["user_id"],
+            n=data["n"],
+            exclude=[i.strip() for i in data.get("exclude", "").split(",") if i.strip()],
+            filters=filters,
+        )
+
+
+RECOMMENDATION = inline_serializer(
+    "Recommendation",
+    {
+        "recommendation_id": serializers.CharField(),
+        "scenario": serializers.CharField(),
+        "model_version": serializers.IntegerField(allow_null=True),
+        "cold_start": serializers.BooleanField(),
+        "fallback": serializers.BooleanField(),
+        "items": inline_serializer(
+            "RecommendedItem",
+            {
+                "item_id": serializers.CharField(),
+                "score": serializers.FloatField(),
+                "reason": serializers.CharField(),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class ScenarioView(APIView):
+    """Runs a scenario request through the engine, mapping contract errors to 4xx."""
+
+    scenario_slug = ""
+    required_scope = "read"
+
+    def answer(self, request: RecommendationRequest, slug: str | None = None) -> Response:
+        slug = slug or self.scenario_slug
+        try:
+            return Response(serving.serve(slug, request))
+        except ItemNotFound as error:
+            raise exceptions.NotFound(str(error)) from None
+        except InvalidRequest as error:
+            raise exceptions.ValidationError({"detail": str(error)}) from None
+
+    @staticmethod
+    def validated(serializer_class, data) -> serializers.Serializer:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+
+class ScenarioListView(APIView):
+    required_scope = "read"
+
+    @extend_schema(
+        summary="List the installed scenarios and the version each one serves",
+        responses=inline_serializer(
+            "ScenarioList",
+            {
+                "results": inline_serializer(
+                    "ScenarioInfo",
+                    {
+                        "slug": serializers.CharField(),
+                        "title": serializers.CharField(),
+                        "kind": serializers.CharField(),
+                        "version": serializers.CharField(),
+                        "model_version": serializers.IntegerField(allow_null=True),
+                    },
+                    many=True,
+                )
+            },
+        ),
+    )
+    def get(self, request):
+        promoted = dict(
+            ModelVersion.objects.filter(status=ModelVersion.Status.PROMOTED).values_list(
+                "scenario", "pk"
+            )
+        )
+        return Response(
+            {
+                "results": [
+                    {
+                        "slug": s.slug,
+                        "title": s.title,
+                        "kind": str(s.kind),
+                        "version": s.version,
+                        "model_version": promoted.get(s.slug),
+                    }
+                    for s in registry.all_scenarios()
+                ]
+            }
+        )
+
+
+class GenericRecommendationsView(ScenarioView):
+    """``GET /api/v1/scenarios/<slug>/recommendations``: any scenario, user -> items."""
+
+    @extend_schema(
+        summary="Recommendations from any installed scenario",
+        parameters=[RecommendationQuery, OpenApiParameter("slug", str, "path")],
+        responses=RECOMMENDATION,
+    )
+    def get(self, request, slug: str):
+        try:
+            registry.get(slug)
+        except registry.UnknownScenario as error:
+            raise exceptions.NotFound(str(error)) from None
+        query = self.validated(RecommendationQuery, request.query_params)
+        return self.answer(query.to_request(), slug)

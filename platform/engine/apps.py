@@ -1,0 +1,37 @@
+"""The engine app, and the AppConfig base class every scenario app extends."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.apps import AppConfig
+from django.utils.module_loading import import_string
+
+
+class EngineConfig(AppConfig):
+    name = "engine"
+    verbose_name = "Recommendation engine"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from engine import signals  # noqa: F401  (connects receivers)
+
+
+class ScenarioAppConfig(AppConfig):
+    """A scenario plugin declares itself here and is registered when Django starts.
+
+    Subclasses set ``scenario_class`` (dotted path or class). Slug, title, version, default
+    settings and queues are read from the Scenario class so there is one place to change them;
+    ``api.py`` (with ``urlpatterns``), ``tasks.py`` and ``admin.py`` are found by file name.
+    """
+
+    scenario_class: ClassVar[str | type] = ""
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from engine import registry
+
+        target: Any = self.scenario_class
+        if isinstance(target, str):
+            target = import_string(target)
+        self.scenario = registry.register(target())

@@ -1,0 +1,253 @@
+"""What every scenario's serving shares: which version answers, ids, attribution, list caching.
+
+The API process holds no state another process needs: the promoted version and experiments live
+in the database (read at most once per ``VERSION_CHECK_SECONDS`` per process), precomputed lists
+and impression counters in the cache (Redis in production). Loaded artifacts are a per-process
+memo keyed by version id, so a newer promotion is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from engine import registry
+from engine.models import Experiment, ImpressionCount, ModelVersion
+from engine.scenario import Recommendation, RecommendationRequest
+
+VERSION_CHECK_SECONDS = 2.0
+CLICK_EVENTS = ("click",)
+CONVERSION_EVENTS = ("purchase",)
+ARM_CODES = {"": "n", "control": "a", "treatment": "b"}
+ARM_NAMES = {code: name for name, code in ARM_CODES.items()}
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which version serves a user and under which experiment arm ("" outside experiments)."""
+
+    version_id: int | None
+    arm: str = ""
+    experiment_id: int | None = None
+
+
+class _RouteTable:
+    """Per-process memo of each scenario's promoted version and active experiment."""
+
+    def __init__(self):
+        self._entries: dict[str, tuple[float, int | None, tuple | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, slug: str) -> tuple[int | None, tuple | None]:
+        now = time.monotonic()
+        entry = self._entries.get(slug)
+        if entry is None or now - entry[0] > VERSION_CHECK_SECONDS:
+            promoted = (
+                ModelVersion.objects.filter(scenario=slug, status=ModelVersion.Status.PROMOTED)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            experiment = (
+                Experiment.objects.filter(scenario=slug, is_active=True)
+                .values_list("pk", "control_id", "treatment_id", "treatment_share")
+                .first()
+            )
+            entry = (now, promoted, experiment)
+            with self._lock:
+                self._entries[slug] = entry
+        return entry[1], entry[2]
+
+    def forget(self, slug: str | None = None) -> None:
+        """Drop the memo (tests, and right after this process promotes a version)."""
+        with self._lock:
+            if slug is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(slug, None)
+
+
+routes = _RouteTable()
+
+
+def user_bucket(user_id: str, salt: str) -> float:
+    """A stable number in [0, 1) from the user id, independent across experiments."""
+    digest = hashlib.blake2b(f"{salt}:{user_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def route_for(slug: str, user_id: str | None) -> Route:
+    promoted, experiment = routes.lookup(slug)
+    if experiment is not None and user_id:
+        experiment_id, control_id, treatment_id, share = experiment
+        if user_bucket(user_id, f"experiment-{experiment_id}") < share:
+            return Route(treatment_id, "treatment", experiment_id)
+        return Route(control_id, "control", experiment_id)
+    return Route(promoted)
+
+
+def new_recommendation_id(slug: str, route: Route) -> str:
+    """``<slug>.<version or 0>.<arm code>.<random>``: attribution needs no lookup table."""
+    return f"{slug}.{route.version_id or 0}.{ARM_CODES[route.arm]}.{uuid.uuid4().hex}"
+
+
+def parse_recommendation_id(recommendation_id: str) -> tuple[str, int | None, str] | None:
+    """(scenario, model version id or None, arm) of an id we issued; None for anything else."""
+    parts = recommendation_id.split(".")
+    if len(parts) != 4 or not parts[1].isdigit() or parts[2] not in ARM_NAMES:
+        return None
+    version = int(parts[1]) or None
+    return parts[0], version, ARM_NAMES[parts[2]]
+
+
+def attribution_prefix(slug: str, version_id: int | None, arm: str) -> str:
+    return f"{slug}.{version_id or 0}.{ARM_CODES[arm]}."
+
+
+def _impression_key(slug: str, version_id: int | None, arm: str) -> str:
+    return f"engine:impressions:{slug}:{version_id or 0}:{arm}"
+
+
+def count_impression(slug: str, version_id: int | None, arm: str) -> None:
+    """One INCR in the cache per response; ``flush_impressions`` moves the counts to the DB."""
+    key = _impression_key(slug, version_id, arm)
+    try:
+        cache.incr(key)
+    except ValueError:  # key missing (first impression, or evicted): start it
+        if not cache.add(key, 1, timeout=None):
+            cache.incr(key)
+    _remember_counter(key)
+
+
+_COUNTER_INDEX = "engine:impression-keys"
+_known_counters: set[str] = set()
+
+
+def _remember_counter(key: str) -> None:
+    if key not in _known_counters:
+        _known_counters.add(key)
+        keys = set(cache.get(_COUNTER_INDEX) or ())
+        if key not in keys:
+            cache.set(_COUNTER_INDEX, sorted(keys | {key}), timeout=None)
+
+
+def pending_impressions(slug: str, version_id: int | None, arm: str) -> int:
+    return int(cache.get(_impression_key(slug, version_id, arm)) or 0)
+
+
+def flush_impressions() -> int:
+    """Move cache counters into ImpressionCount rows for today; returns impressions moved."""
+    moved = 0
+    today = timezone.now().date()
+    for key in cache.get(_COUNTER_INDEX) or ():
+        count = int(cache.get(key) or 0)
+        if not count:
+            continue
+        cache.decr(key, count)  # atomic: increments racing with the flush stay counted
+        _, _, slug, version, arm = key.split(":")
+        version_id = int(version) or None
+        row, _ = ImpressionCount.objects.get_or_create(
+            scenario=slug, model_version_id=version_id, arm=arm, day=today
+        )
+        ImpressionCount.objects.filter(pk=row.pk).update(count=row.count + count)
+        moved += count
+    return moved
+
+
+def arm_stats(slug: str, version_id: int | None, arm: str) -> dict[str, Any]:
+    """Impressions, clicks, conversions and CTR of responses from one version and arm."""
+    from django.db.models import Sum
+
+    from catalog.models import Interaction
+
+    stored = ImpressionCount.objects.filter(
+        scenario=slug, model_version_id=version_id, arm=arm
+    ).aggregate(total=Sum("count"))["total"]
+    impressions = int(stored or 0) + pending_impressions(slug, version_id, arm)
+    quoted = Interaction.objects.filter(
+        recommendation_id__startswith=attribution_prefix(slug, version_id, arm)
+    )
+    clicks = quoted.filter(event_type__in=CLICK_EVENTS).count()
+    conversions = quoted.filter(event_type__in=CONVERSION_EVENTS).count()
+    return {
+        "impressions": impressions,
+        "clicks": clicks,
+        "conversions": conversions,
+        "ctr": clicks / impressions if impressions else 0.0,
+        "conversion_rate": conversions / impressions if impressions else 0.0,
+    }
+
+
+class ArtifactMemo:
+    """Per-process loaded serving artifacts, newest few versions, loaded once each."""
+
+    def __init__(self, keep: int = 3):
+        self.keep = keep
+        self._loaded: OrderedDict[int, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int, loader: Callable[[], Any]) -> Any:
+        with self._lock:
+            if version_id in self._loaded:
+                self._loaded.move_to_end(version_id)
+                return self._loaded[version_id]
+        loaded = loader()
+        with self._lock:
+            self._loaded[version_id] = loaded
+            while len(self._loaded) > self.keep:
+                self._loaded.popitem(last=False)
+        return loaded
+
+    def clear(self) -> None:
+        with self._lock:
+            self._loaded.clear()
+
+
+def list_key(slug: str, version_id: int, user_id: str) -> str:
+    digest = hashlib.blake2b(user_id.encode(), digest_size=12).hexdigest()
+    return f"engine:list:{slug}:{version_id}:{digest}"
+
+
+def store_lists(slug: str, version_id: int, lists: dict[str, Any], timeout: int | None) -> None:
+    """Write precomputed lists in chunks (one round trip per chunk on Redis)."""
+    items = list(lists.items())
+    for start in range(0, len(items), 1000):
+        chunk = items[start : start + 1000]
+        cache.set_many({list_key(slug, version_id, u): v for u, v in chunk}, timeout=timeout)
+
+
+def load_list(slug: str, version_id: int, user_id: str) -> Any:
+    return cache.get(list_key(slug, version_id, user_id))
+
+
+def serve(slug: str, request: RecommendationRequest) -> dict[str, Any]:
+    """Route, answer, stamp a recommendation id and count the impression."""
+    scenario = registry.get(slug)
+    route = route_for(slug, request.user_id)
+    answer: Recommendation = scenario.recommend(request, route.version_id)
+    recommendation_id = new_recommendation_id(slug, Route(answer.model_version, route.arm))
+    count_impression(slug, answer.model_version, route.arm)
+    body: dict[str, Any] = {
+        "recommendation_id": recommendation_id,
+        "scenario": slug,
+        "model_version": answer.model_version,
+        "cold_start": answer.cold_start,
+        "fallback": answer.fallback,
+        "items": [
+            {"item_id": item.item_id, "score": round(float(item.score), 6), "reason": item.reason}
+            | item.extra
+            for item in answer.items
+        ],
+    }
+    if route.arm:
+        body["experiment_arm"] = route.arm
+    body.update(answer.extra)
+    return body

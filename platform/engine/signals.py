@@ -1,0 +1,26 @@
+"""Receivers that keep derived data in step with the catalog and the scenario settings."""
+
+from django.core.cache import cache
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from catalog.signals import user_erased
+from engine import registry
+from engine.models import ModelVersion, ScenarioConfig
+from engine.schedules import sync_schedule
+from engine.serving import list_key
+
+
+@receiver(post_save, sender=ScenarioConfig)
+def keep_schedule_in_step(sender, instance: ScenarioConfig, **kwargs):
+    sync_schedule(instance.slug, str(instance.effective().get("retrain_schedule", "")))
+
+
+@receiver(user_erased)
+def drop_lists_of_erased_user(sender, user_id: str, **kwargs):
+    """Privacy: a precomputed list is derived from the user's interactions, so it goes too."""
+    served = ModelVersion.objects.filter(
+        status__in=[ModelVersion.Status.PROMOTED, ModelVersion.Status.SUCCEEDED]
+    ).values_list("scenario", "pk")
+    known = {scenario.slug for scenario in registry.all_scenarios()}
+    cache.delete_many([list_key(slug, pk, user_id) for slug, pk in served if slug in known])

@@ -1,0 +1,43 @@
+"""Celery tasks of the engine: they take ids, are idempotent, and retry transient failures.
+
+Routing to the training / scoring queues is in :mod:`engine.queues`. A repeated delivery of
+``train_version`` finds the version no longer queued and does nothing; ``score_version`` skips a
+version that is no longer served.
+"""
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from engine import versions
+
+RETRY = {
+    "autoretry_for": (DatabaseError, ConnectionError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
+
+
+@shared_task(name="engine.train_version", acks_late=True, **RETRY)
+def train_version(version_id: int) -> str:
+    version = versions.run_training(version_id)
+    return "skipped" if version is None else version.status
+
+
+@shared_task(name="engine.train_scenario", **RETRY)
+def train_scenario(slug: str, triggered_by: str = "schedule") -> int:
+    """Entry point of the beat schedules: queue a fresh version of ``slug``."""
+    return versions.request_training(slug, triggered_by=triggered_by).pk
+
+
+@shared_task(name="engine.score_version", acks_late=True, **RETRY)
+def score_version(version_id: int) -> int:
+    return versions.run_scoring(version_id)
+
+
+@shared_task(name="engine.flush_impressions", **RETRY)
+def flush_impressions() -> int:
+    from engine.serving import flush_impressions as flush
+
+    return flush()

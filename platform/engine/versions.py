@@ -1,0 +1,204 @@
+"""Model version lifecycle: queue -> train -> evaluate -> promote (or not) -> score; rollback.
+
+The promotion rule: a succeeded version replaces the promoted one only when its primary metric is
+at least the current one's minus the scenario's ``promotion_tolerance`` (and ``auto_promote`` is
+on; an operator can promote by hand). A failed or worse version never replaces the served one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from engine import registry
+from engine.models import Experiment, ModelVersion, ScenarioConfig
+from engine.serving import routes
+
+logger = logging.getLogger(__name__)
+Status = ModelVersion.Status
+
+
+def artifact_dir(version: ModelVersion) -> Path:
+    return Path(settings.ARTIFACTS_DIR) / version.scenario / f"v{version.pk}"
+
+
+def plot_path(version: ModelVersion) -> Path:
+    return artifact_dir(version) / "history.png"
+
+
+def request_training(slug: str, triggered_by: str = "manual") -> ModelVersion:
+    """Record a queued version and enqueue its training once the row is committed."""
+    from engine.tasks import train_version
+
+    scenario = registry.get(slug)
+    effective = ScenarioConfig.for_slug(slug).effective()
+    version = ModelVersion.objects.create(
+        scenario=slug,
+        algorithm=str(effective.get("model", scenario.kind)),
+        hyperparameters=effective.get("hyperparameters", {}),
+        settings=effective,
+        primary_metric=scenario.primary_metric,
+        triggered_by=triggered_by,
+    )
+    transaction.on_commit(lambda: train_version.delay(version.pk))
+    return version
+
+
+def _claim(version_id: int) -> ModelVersion | None:
+    """Move a queued version to running; None if another run already took it (idempotence)."""
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
+        if version is None or version.status != Status.QUEUED:
+            return None
+        version.status = Status.RUNNING
+        version.started_at = timezone.now()
+        version.error = ""
+        version.save(update_fields=["status", "started_at", "error"])
+    return version
+
+
+def run_training(version_id: int) -> ModelVersion | None:
+    """Train a queued version, record the outcome, and promote it if it passes the rule."""
+    version = _claim(version_id)
+    if version is None:
+        logger.info("version %s is not queued; nothing to do", version_id)
+        return None
+    scenario = registry.get(version.scenario)
+    folder = artifact_dir(version)
+    started = time.monotonic()
+    try:
+        outcome = scenario.train(version, folder, version.set_progress)
+    except Exception as error:  # the version records any failure; the served one is untouched
+        version.status = Status.FAILED
+        version.error = f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}"[:20000]
+        version.finished_at = timezone.now()
+        version.train_seconds = time.monotonic() - started
+        version.save()
+        shutil.rmtree(folder, ignore_errors=True)
+        logger.warning("training %s failed: %s", version, error)
+        return version
+    version.metrics = outcome.metrics
+    version.history = outcome.history
+    version.data_snapshot = outcome.data_snapshot
+    version.primary_value = outcome.metrics.get(version.primary_metric)
+    version.artifact_path = str(folder)
+    version.status = Status.SUCCEEDED
+    version.finished_at = timezone.now()
+    version.train_seconds = outcome.train_seconds or (time.monotonic() - started)
+    version.progress = 1.0
+    version.progress_message = "trained"
+    version.save()
+    _plot_history(version)
+    maybe_promote(version)
+    return version
+
+
+def _plot_history(version: ModelVersion) -> None:
+    from ml.history import TrainingHistory
+
+    TrainingHistory(version.history).plot(
+        plot_path(version), title=f"{version.scenario} v{version.pk} ({version.algorithm})"
+    )
+
+
+def promotion_decision(version: ModelVersion, current: ModelVersion | None) -> tuple[bool, str]:
+    """Whether ``version`` should replace ``current`` under the scenario's rule, and why."""
+    config = version.settings or {}
+    if version.status != Status.SUCCEEDED:
+        return False, f"version is {version.status}, only succeeded versions can be promoted"
+    if not config.get("auto_promote", True):
+        return False, "auto_promote is off; promote by hand in the admin"
+    if current is None:
+        return True, "first trained version"
+    if version.primary_value is None:
+        return False, f"no {version.primary_metric} measured"
+    tolerance = float(config.get("promotion_tolerance", 0.0))
+    baseline = current.primary_value if current.primary_value is not None else float("-inf")
+    metric = version.primary_metric
+    if version.primary_value >= baseline - tolerance:
+        return True, (
+            f"{metric} {version.primary_value:.4f} >= v{current.pk}'s {baseline:.4f} - {tolerance}"
+        )
+    return (
+        False,
+        f"{metric} {version.primary_value:.4f} < v{current.pk}'s {baseline:.4f} - {tolerance}",
+    )
+
+
+def maybe_promote(version: ModelVersion) -> bool:
+    current = ModelVersion.promoted(version.scenario)
+    promote_it, note = promotion_decision(version, current)
+    ModelVersion.objects.filter(pk=version.pk).update(promotion_note=note)
+    version.promotion_note = note
+    if promote_it:
+        promote(version, note=note)
+    return promote_it
+
+
+def promote(version: ModelVersion, note: str = "promoted by hand") -> ModelVersion:
+    """Make ``version`` the served one; the previous one is retired. Rebuilds cached lists."""
+    from engine.tasks import score_version
+
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status not in (Status.SUCCEEDED, Status.RETIRED, Status.PROMOTED):
+            raise ValueError(f"version {version.pk} is {version.status}; it has no model to serve")
+        if version.status == Status.PROMOTED:
+            return version
+        now = timezone.now()
+        ModelVersion.objects.filter(scenario=version.scenario, status=Status.PROMOTED).update(
+            status=Status.RETIRED, retired_at=now
+        )
+        version.status = Status.PROMOTED
+        version.promoted_at = now
+        version.promotion_note = note
+        version.save(update_fields=["status", "promoted_at", "promotion_note"])
+        transaction.on_commit(lambda: score_version.delay(version.pk))
+    routes.forget(version.scenario)
+    return version
+
+
+def rollback(slug: str) -> ModelVersion:
+    """Serve the version promoted before the current one again; the current one is retired."""
+    current = ModelVersion.promoted(slug)
+    if current is None:
+        raise ValueError(f"scenario {slug!r} has no promoted version to roll back")
+    previous = (
+        ModelVersion.objects.filter(
+            scenario=slug, status=Status.RETIRED, promoted_at__lt=current.promoted_at
+        )
+        .order_by("-promoted_at")
+        .first()
+    )
+    if previous is None:
+        raise ValueError(f"scenario {slug!r} has no earlier promoted version to roll back to")
+    return promote(previous, note=f"rollback from v{current.pk}")
+
+
+def run_scoring(version_id: int) -> int:
+    """Precompute lists for active users with a served version; a no-op for any other version."""
+    from engine.serving import store_lists
+
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return 0
+    in_experiment = Experiment.objects.filter(is_active=True, scenario=version.scenario).filter(
+        Q(control_id=version.pk) | Q(treatment_id=version.pk)
+    )
+    if version.status != Status.PROMOTED and not in_experiment.exists():
+        logger.info("version %s is not served; skipping scoring", version_id)
+        return 0
+    scenario = registry.get(version.scenario)
+    lists = scenario.score_users(version, version.set_progress)
+    timeout = int(version.settings.get("list_ttl_seconds", 86400)) or None
+    store_lists(version.scenario, version.pk, lists, timeout)
+    ModelVersion.objects.filter(pk=version.pk).update(scored_users=len(lists))
+    return len(lists)

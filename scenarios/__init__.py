@@ -1,0 +1,1 @@
+"""Scenario plugins: one Django app per scenario, registered by its AppConfig (see engine.apps)."""

@@ -1,0 +1,1 @@
+"""The products scenario: personalised product lists, similar items, baskets and trending."""

@@ -1,0 +1,148 @@
+"""A per-process numpy snapshot of the item catalog, refreshed when items change.
+
+Serving filters (hidden, out of stock, category, price) and content similarity run on these
+arrays instead of the database. The snapshot is rebuilt when the newest ``updated_at`` or the item
+count changes, checked at most every ``CHECK_SECONDS``, so an item hidden through the API stops
+being recommended within seconds in every process.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from catalog.models import Item
+
+CHECK_SECONDS = 2.0
+AVAILABILITY_SECONDS = 60
+TOKEN = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class CatalogSnapshot:
+    generation: tuple
+    ids: np.ndarray  # external ids, str
+    pks: np.ndarray  # primary keys, int64
+    titles: np.ndarray
+    categories: np.ndarray
+    category_codes: np.ndarray  # int index into category_names
+    category_names: list[str]
+    prices: np.ndarray  # float64, nan when unknown
+    recommendable: np.ndarray  # bool
+    created: np.ndarray  # unix seconds
+    row_of: dict[str, int]
+    row_of_pk: dict[int, int]
+    content: sp.csr_matrix  # L2-normalised TF-IDF of title, category path and tags
+
+    def rows(self, external_ids) -> np.ndarray:
+        return np.fromiter(
+            (self.row_of.get(str(i), -1) for i in external_ids),
+            dtype=np.int64,
+            count=len(external_ids),
+        )
+
+    def category_mask(self, category: str) -> np.ndarray:
+        """Items in ``category`` or below it ("electronics" matches "electronics/phones")."""
+        prefix = category.strip("/")
+        codes = [
+            code
+            for code, name in enumerate(self.category_names)
+            if name == prefix or name.startswith(prefix + "/")
+        ]
+        return np.isin(self.category_codes, codes)
+
+    def content_similarity(self, row: int) -> np.ndarray:
+        return np.asarray((self.content @ self.content[row].T).todense()).ravel()
+
+
+def _tokens(title: str, category: str, tags) -> list[str]:
+    words = TOKEN.findall(title.lower())
+    path = [part for part in category.lower().split("/") if part]
+    # Category parts count twice: two items in the same leaf category are alike whatever the title.
+    return words + [f"cat:{p}" for p in path] * 2 + [f"tag:{str(t).lower()}" for t in tags or []]
+
+
+def _content_matrix(documents: list[list[str]]) -> sp.csr_matrix:
+    vocabulary: dict[str, int] = {}
+    rows, cols = [], []
+    for row, words in enumerate(documents):
+        for word in words:
+            rows.append(row)
+            cols.append(vocabulary.setdefault(word, len(vocabulary)))
+    shape = (len(documents), max(len(vocabulary), 1))
+    counts = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+    counts.sum_duplicates()
+    doc_frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
+    idf = np.log((1 + len(documents)) / (1 + doc_frequency)) + 1.0
+    weighted = counts @ sp.diags(idf.astype(np.float32))
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ weighted, dtype=np.float32)
+
+
+def _generation() -> tuple:
+    """Changes when an item is added or edited, and every minute (availability windows open)."""
+    stats = Item.objects.aggregate(count=Count("id"), newest=Max("updated_at"))
+    return stats["count"], stats["newest"], int(time.time() // AVAILABILITY_SECONDS)
+
+
+def build_snapshot(generation: tuple | None = None) -> CatalogSnapshot:
+    generation = generation or _generation()
+    now = timezone.now()
+    recommendable_ids = set(Item.objects.recommendable(now).values_list("id", flat=True))
+    records = list(
+        Item.objects.order_by("id").values_list(
+            "id", "external_id", "title", "category", "price", "tags", "created_at"
+        )
+    )
+    ids = np.array([r[1] for r in records], dtype=str) if records else np.zeros(0, dtype=str)
+    categories = [r[3].strip("/") for r in records]
+    category_names = sorted(set(categories))
+    code_of = {name: code for code, name in enumerate(category_names)}
+    return CatalogSnapshot(
+        generation=generation,
+        ids=ids,
+        pks=np.array([r[0] for r in records], dtype=np.int64),
+        titles=np.array([r[2] for r in records], dtype=object),
+        categories=np.array(categories, dtype=object),
+        category_codes=np.array([code_of[c] for c in categories], dtype=np.int64),
+        category_names=category_names,
+        prices=np.array([np.nan if r[4] is None else float(r[4]) for r in records], dtype=float),
+        recommendable=np.array([r[0] in recommendable_ids for r in records], dtype=bool),
+        created=np.array([r[6].timestamp() for r in records], dtype=float),
+        row_of={external: row for row, external in enumerate(ids.tolist())},
+        row_of_pk={r[0]: row for row, r in enumerate(records)},
+        content=_content_matrix([_tokens(r[2], r[3], r[5]) for r in records]),
+    )
+
+
+class _CatalogCache:
+    def __init__(self):
+        self._snapshot: CatalogSnapshot | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> CatalogSnapshot:
+        now = time.monotonic()
+        if self._snapshot is not None and now - self._checked < CHECK_SECONDS:
+            return self._snapshot
+        with self._lock:
+            if self._snapshot is None or now - self._checked >= CHECK_SECONDS:
+                generation = _generation()
+                if self._snapshot is None or self._snapshot.generation != generation:
+                    self._snapshot = build_snapshot(generation)
+                self._checked = time.monotonic()
+        return self._snapshot
+
+    def forget(self) -> None:
+        with self._lock:
+            self._snapshot = None
+
+
+catalog = _CatalogCache()

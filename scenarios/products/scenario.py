@@ -1,0 +1,632 @@
+"""The products scenario: user -> items, item -> similar items, basket -> items, trending.
+
+Training builds the matrix from the database, evaluates on a held-out split and saves the model
+(numpy arrays) plus segment popularity for cold start. Serving loads that artifact once per
+process and folds in each user's current interactions, so a new event changes the next answer
+without retraining; precomputed lists are used while the user's newest event is unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from django.core.cache import cache
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from catalog.models import Interaction, User
+from engine import serving
+from engine.models import ModelVersion
+from engine.pipeline import Slate, diversify, explore, filter_slate
+from engine.scenario import (
+    ItemNotFound,
+    Kind,
+    Recommendation,
+    RecommendationRequest,
+    RecommendedItem,
+    Scenario,
+    TrainingOutcome,
+)
+from engine.schema import validate_cron
+from ml.artifacts import load_folder, save_folder
+from ml.base import MODEL_REGISTRY, Recommender
+from ml.data import IdMap
+from scenarios.products.catalog_view import CatalogSnapshot, catalog
+from scenarios.products.dataset import build_dataset, event_weights, user_segments
+
+MODEL_FAMILIES = ["popularity", "itemknn", "ease", "rp3beta", "bpr", "two_tower", "neumf"]
+SEEN_RULES = {
+    "any": None,  # every positive event type
+    "purchased": ("purchase",),
+    "none": (),
+}
+TRENDING_WINDOWS = {"day": (1, "today"), "week": (7, "this week"), "month": (30, "this month")}
+VERBS = {
+    "purchase": "bought",
+    "add_to_cart": "added to your cart",
+    "view": "viewed",
+    "click": "viewed",
+    "rating": "rated",
+    "like": "liked",
+    "share": "shared",
+}
+POPULAR_TTL_SECONDS = 60
+SEGMENT_TOP = 500
+
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "model": {"enum": MODEL_FAMILIES, "description": "model family"},
+        "hyperparameters": {"type": "object"},
+        "candidate_count": {"type": "integer", "minimum": 10, "maximum": 1000},
+        "diversity": {"type": "number", "minimum": 0, "maximum": 1},
+        "exploration_rate": {"type": "number", "minimum": 0, "maximum": 0.5},
+        "event_weights": {
+            "type": "object",
+            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 100},
+        },
+        "filter_seen": {"enum": sorted(SEEN_RULES)},
+        "filters": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"blocked_categories": {"type": "array", "items": {"type": "string"}}},
+        },
+        "retrain_schedule": {"type": "string"},
+        "auto_promote": {"type": "boolean"},
+        "promotion_tolerance": {"type": "number", "minimum": 0, "maximum": 1},
+        "test_ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
+        "active_user_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+        "list_ttl_seconds": {"type": "integer", "minimum": 0},
+    },
+}
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "model": "ease",
+    "hyperparameters": {},
+    "candidate_count": 100,
+    "diversity": 0.0,
+    "exploration_rate": 0.0,
+    "event_weights": {},
+    "filter_seen": "any",
+    "filters": {"blocked_categories": []},
+    "retrain_schedule": "",
+    "auto_promote": True,
+    "promotion_tolerance": 0.01,
+    "test_ratio": 0.25,
+    "active_user_days": 90,
+    "list_ttl_seconds": 86400,
+}
+
+
+def model_class(name: str) -> type[Recommender]:
+    """The model family ``name``; its module is imported on demand (never TensorFlow at import)."""
+    if name not in MODEL_REGISTRY:
+        try:
+            importlib.import_module(f"ml.models.{name}")
+        except ModuleNotFoundError:
+            raise ValueError(f"model {name!r} is not available in this installation") from None
+    cls = MODEL_REGISTRY.get(name)
+    if cls is None or not issubclass(cls, Recommender):
+        raise ValueError(f"model {name!r} is not a top-N recommender")
+    return cls
+
+
+@dataclass
+class ServingState:
+    """One version's artifact as loaded in this process."""
+
+    version_id: int
+    settings: dict[str, Any]
+    model: Recommender
+    users: IdMap
+    items: IdMap
+    segment_index: dict[str, int]
+    segment_scores: np.ndarray  # segments x items
+    global_scores: np.ndarray
+    snapshot_generation: tuple | None = None
+    catalog_rows: np.ndarray | None = None  # model item index -> catalog row (-1 if gone)
+    model_index: np.ndarray | None = None  # catalog row -> model item index (-1 if new)
+
+    def align(self, snapshot: CatalogSnapshot) -> None:
+        if self.snapshot_generation == snapshot.generation:
+            return
+        self.catalog_rows = snapshot.rows(self.items.ids)
+        index = np.full(len(snapshot.ids), -1, dtype=np.int64)
+        known = self.catalog_rows >= 0
+        index[self.catalog_rows[known]] = np.flatnonzero(known)
+        self.model_index = index
+        self.snapshot_generation = snapshot.generation
+
+
+_memo = serving.ArtifactMemo()
+
+
+class ProductsScenario(Scenario):
+    slug = "products"
+    title = "Products"
+    version = "1.0"
+    kind = Kind.USER_ITEMS
+    primary_metric = "ndcg@10"
+    settings_schema = SETTINGS_SCHEMA
+    default_settings = DEFAULT_SETTINGS
+
+    # ---- settings -------------------------------------------------------------------------
+    def validate_settings(self, settings: dict[str, Any]) -> list[str]:
+        errors = super().validate_settings(settings)
+        if errors:
+            return errors
+        try:
+            model_class(settings["model"])(**settings.get("hyperparameters", {}))
+        except (ValueError, TypeError) as error:
+            errors.append(f"hyperparameters: {error}")
+        if settings.get("retrain_schedule", "").strip():
+            problem = validate_cron(settings["retrain_schedule"])
+            if problem:
+                errors.append(problem)
+        return errors
+
+    # ---- training -------------------------------------------------------------------------
+    def train(self, version: ModelVersion, artifact_dir: Path, progress) -> TrainingOutcome:
+        from ml.evaluation import evaluate
+        from ml.splits import stratified_split_matrix
+
+        started = time.monotonic()
+        settings = self.effective_settings(version.settings)
+        progress(0.05, "building the dataset from the database")
+        data = build_dataset(settings)
+        cls = model_class(settings["model"])
+        params = settings.get("hyperparameters", {})
+        features = data.memberships if data.memberships.shape[1] else None
+        progress(0.2, f"fitting {cls.name} on the training split")
+        train, test = stratified_split_matrix(data.matrix, ratio=1 - settings["test_ratio"])
+        metrics: dict[str, float] = {}
+        evaluated = cls(**params).fit(train, user_features=features)
+        if test.nnz:
+            progress(0.5, "evaluating on the held-out split")
+            metrics = {
+                key: float(value)
+                for key, value in evaluate(evaluated, train, test, k=10).items()
+                if np.isscalar(value)
+            }
+        progress(0.65, f"fitting {cls.name} on all data")
+        model = cls(**params).fit(data.matrix, user_features=features)
+        model.history = evaluated.history
+        progress(0.85, "saving artifacts")
+        model.save(artifact_dir / "model")
+        positive = data.matrix.copy()
+        positive.data[:] = 1.0
+        counts = np.asarray(positive.sum(axis=0), dtype=np.float32).ravel()
+        per_segment = np.asarray((positive.T @ data.memberships).T, dtype=np.float32)
+        per_segment /= np.maximum(per_segment.max(axis=1, keepdims=True), 1e-12)
+        save_folder(
+            artifact_dir / "serving",
+            {"settings": settings},
+            {
+                "user_ids": data.users.ids,
+                "item_ids": data.items.ids,
+                "segment_names": data.segment_names,
+                "segment_scores": per_segment.reshape(len(data.segment_names), len(data.items)),
+                "global_scores": counts / max(float(counts.max()), 1e-12),
+            },
+        )
+        return TrainingOutcome(
+            metrics=metrics,
+            history=model.history.to_dict(),
+            data_snapshot=data.snapshot(),
+            train_seconds=time.monotonic() - started,
+        )
+
+    # ---- loading ----------------------------------------------------------------------------
+    def _load(self, version_id: int) -> ServingState:
+        version = ModelVersion.objects.get(pk=version_id)
+        folder = Path(version.artifact_path)
+        config, arrays = load_folder(folder / "serving")
+        model = model_class(version.algorithm).load(folder / "model")
+        names = arrays["segment_names"].tolist()
+        return ServingState(
+            version_id=version_id,
+            settings=self.effective_settings(config["settings"]),
+            model=model,
+            users=IdMap(arrays["user_ids"]),
+            items=IdMap(arrays["item_ids"]),
+            segment_index={name: i for i, name in enumerate(names)},
+            segment_scores=arrays["segment_scores"],
+            global_scores=arrays["global_scores"],
+        )
+
+    def state(self, version_id: int | None) -> ServingState | None:
+        """The loaded artifact of ``version_id``; None if there is none or it cannot be read."""
+        if version_id is None:
+            return None
+        try:
+            return _memo.get(version_id, lambda: self._load(version_id))
+        except (ModelVersion.DoesNotExist, FileNotFoundError, ValueError, KeyError):
+            return None
+
+    # ---- users' histories and candidates --------------------------------------------------
+    @staticmethod
+    def _history(user_pk: int) -> list[tuple[int, int, str]]:
+        """(event pk, item pk, event type) of the user's positive events, newest first."""
+        return list(
+            Interaction.objects.filter(user_id=user_pk)
+            .order_by("-timestamp", "-pk")
+            .values_list("pk", "item_id", "event_type")[:500]
+        )
+
+    def _user_candidates(
+        self, state: ServingState, snapshot: CatalogSnapshot, user_id: str, history, weights, stamp
+    ) -> dict[str, Any]:
+        """The candidate list of one user (before request filters), as cached.
+
+        ``stamp`` is the pk of the user's newest event: a cached list with another stamp is stale.
+        """
+        state.align(snapshot)
+        rows = [snapshot.row_of_pk.get(item_pk, -1) for _, item_pk, _ in history]
+        seen_types = SEEN_RULES[state.settings["filter_seen"]]
+        column, weight, seen, recent = [], [], set(), {}
+        for (_, _, kind), row in zip(history, rows, strict=True):
+            if row < 0:
+                continue
+            index = int(state.model_index[row])
+            if kind in weights and index >= 0:
+                column.append(index)
+                weight.append(weights[kind])
+                recent.setdefault(index, kind)
+            is_seen = kind in weights if seen_types is None else kind in seen_types
+            if is_seen and index >= 0:
+                seen.add(index)
+        user_items = sp.csr_matrix(
+            (np.asarray(weight, np.float32), (np.zeros(len(column), np.int64), column)),
+            shape=(1, len(state.items)),
+        )
+        user_items.sum_duplicates()
+        ids, scores = state.model.recommend(
+            [state.users.get(user_id)],
+            user_items,
+            n=state.settings["candidate_count"],
+            exclude=[sorted(seen)],
+            filter_seen=False,
+        )
+        keep = ids[0] >= 0
+        ids, scores = ids[0][keep], scores[0][keep]
+        reasons = self._reasons(state, snapshot, ids, list(recent.items()))
+        categories = sorted({snapshot.categories[r] for r in rows if r >= 0})
+        return {
+            "stamp": stamp,
+            "items": [
+                [str(state.items.ids[i]), float(s), reason]
+                for i, s, reason in zip(ids, scores, reasons, strict=True)
+            ],
+            "categories": categories,
+        }
+
+    def _reasons(self, state, snapshot, candidates, recent: list[tuple[int, str]]) -> list[str]:
+        """ "because you <verb> <title>" naming the history item most similar to each candidate."""
+        if not len(candidates):
+            return []
+        history = [index for index, _ in recent[:50]]
+        try:
+            similarity = state.model._item_similarity(np.asarray(history, np.int64))
+        except (NotImplementedError, AttributeError, ValueError):
+            similarity = None
+        if similarity is None or not history:
+            return ["recommended for you"] * len(candidates)
+        similarity = np.asarray(similarity)[:, candidates]
+        best = similarity.argmax(axis=0)
+        reasons = []
+        for column, source in enumerate(best.tolist()):
+            if similarity[source, column] <= 0:
+                reasons.append("recommended for you")
+                continue
+            index, kind = recent[source]
+            row = state.catalog_rows[index]
+            title = snapshot.titles[row] if row >= 0 else state.items.ids[index]
+            reasons.append(
+                f"because you {VERBS.get(kind, 'liked')} {title or state.items.ids[index]}"
+            )
+        return reasons
+
+    def score_users(self, version: ModelVersion, progress) -> dict[str, Any]:
+        """Candidate lists for users active within ``active_user_days`` of the newest event."""
+        state = self.state(version.pk)
+        if state is None:
+            return {}
+        settings = state.settings
+        newest = Interaction.objects.aggregate(newest=Max("timestamp"))["newest"]
+        if newest is None:
+            return {}
+        since = newest - timedelta(days=settings["active_user_days"])
+        active = list(
+            User.objects.filter(interactions__timestamp__gte=since)
+            .distinct()
+            .values_list("pk", "external_id")
+        )
+        snapshot = catalog.get()
+        weights = event_weights(settings)
+        lists: dict[str, Any] = {}
+        for position, (user_pk, external_id) in enumerate(active):
+            history = self._history(user_pk)
+            if history:
+                stamp = max(pk for pk, _, _ in history)
+                lists[external_id] = self._user_candidates(
+                    state, snapshot, external_id, history, weights, stamp
+                )
+            if position % 200 == 0:
+                progress(
+                    position / max(len(active), 1), f"scored {position} of {len(active)} users"
+                )
+        progress(1.0, f"scored {len(lists)} users")
+        return lists
+
+    # ---- serving --------------------------------------------------------------------------
+    def recommend(self, request: RecommendationRequest, version_id: int | None) -> Recommendation:
+        handler = {
+            "": self._for_user,
+            "similar": self._similar,
+            "basket": self._basket,
+            "trending": self._trending,
+        }[request.mode]
+        return handler(request, self.state(version_id), catalog.get())
+
+    def _allowed(
+        self, request: RecommendationRequest, snapshot: CatalogSnapshot, settings
+    ) -> np.ndarray:
+        """Request-time filters and business rules as one mask over catalog rows."""
+        allowed = snapshot.recommendable.copy()
+        for category in settings.get("filters", {}).get("blocked_categories", []):
+            allowed &= ~snapshot.category_mask(category)
+        if request.filters.get("category"):
+            allowed &= snapshot.category_mask(request.filters["category"])
+        prices = snapshot.prices
+        if request.filters.get("min_price") is not None:
+            allowed &= prices >= request.filters["min_price"]
+        if request.filters.get("max_price") is not None:
+            allowed &= prices <= request.filters["max_price"]
+        excluded = snapshot.rows(request.exclude)
+        allowed[excluded[excluded >= 0]] = False
+        return allowed
+
+    def _finish(
+        self, slate: Slate, snapshot: CatalogSnapshot, request, settings, pool=None
+    ) -> list[RecommendedItem]:
+        """Re-rank (diversity, exploration), cut to n and name the items."""
+        slate = diversify(
+            slate, snapshot.categories, float(settings.get("diversity", 0)), request.n
+        )
+        if pool is not None and len(pool):
+            rng = np.random.default_rng()
+            slate = explore(
+                slate,
+                pool,
+                float(settings.get("exploration_rate", 0)),
+                rng,
+                "new in a category you like",
+            )
+        return [
+            RecommendedItem(str(snapshot.ids[row]), float(score), reason)
+            for row, score, reason in zip(slate.rows, slate.scores, slate.reasons, strict=True)
+        ]
+
+    def _popular(self, snapshot: CatalogSnapshot, window: str = "") -> Slate:
+        """Most interacted items (positive types), all time or in a trending window; cached briefly."""
+        key = f"products:popular:{window or 'all'}"
+        ranked = cache.get(key)
+        if ranked is None:
+            events = Interaction.objects.all()
+            if window:
+                days = TRENDING_WINDOWS[window][0]
+                events = events.filter(timestamp__gte=timezone.now() - timedelta(days=days))
+            weights = event_weights(self.default_settings)
+            ranked = list(
+                events.filter(event_type__in=list(weights))
+                .values("item_id")
+                .annotate(count=Count("id"))
+                .order_by("-count", "item_id")
+                .values_list("item_id", "count")[:SEGMENT_TOP]
+            )
+            cache.set(key, ranked, POPULAR_TTL_SECONDS)
+        rows = [snapshot.row_of_pk.get(pk, -1) for pk, _ in ranked]
+        pairs = [
+            (row, count)
+            for row, count in zip(rows, [c for _, c in ranked], strict=True)
+            if row >= 0
+        ]
+        top = max((c for _, c in pairs), default=1)
+        return Slate(
+            [r for r, _ in pairs], [c / top for _, c in pairs], ["popular right now"] * len(pairs)
+        )
+
+    def _for_user(self, request, state, snapshot) -> Recommendation:
+        settings = state.settings if state else self.default_settings
+        allowed = self._allowed(request, snapshot, settings)
+        if state is None:
+            slate = filter_slate(self._popular(snapshot), allowed)
+            return Recommendation(self._finish(slate, snapshot, request, settings), fallback=True)
+        stamp = (
+            Interaction.objects.filter(user__external_id=request.user_id).aggregate(
+                newest=Max("pk")
+            )["newest"]
+            if request.user_id
+            else None
+        )
+        if stamp is None:
+            return self._cold_start(request, state, snapshot, allowed)
+        entry = serving.load_list(self.slug, state.version_id, request.user_id)
+        if entry is None or entry.get("stamp") != stamp:
+            user_pk = (
+                User.objects.filter(external_id=request.user_id)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            history = self._history(user_pk)
+            entry = self._user_candidates(
+                state, snapshot, request.user_id, history, event_weights(settings), stamp
+            )
+            serving.store_lists(
+                self.slug,
+                state.version_id,
+                {request.user_id: entry},
+                settings["list_ttl_seconds"] or None,
+            )
+        state.align(snapshot)
+        ids = [item[0] for item in entry["items"]]
+        rows = snapshot.rows(ids)
+        known = rows >= 0
+        slate = Slate(
+            rows[known],
+            np.array([item[1] for item in entry["items"]], dtype=np.float32)[known],
+            [item[2] for item, ok in zip(entry["items"], known, strict=True) if ok],
+        )
+        slate = filter_slate(slate, allowed)
+        pool = self._exploration_pool(state, snapshot, entry["categories"], allowed)
+        return Recommendation(
+            self._finish(slate, snapshot, request, settings, pool), model_version=state.version_id
+        )
+
+    @staticmethod
+    def _exploration_pool(state, snapshot, categories, allowed) -> np.ndarray:
+        """Allowed items the model has never seen (new) in the categories the user interacts with."""
+        if not categories:
+            return np.zeros(0, np.int64)
+        codes = [
+            snapshot.category_names.index(c) for c in categories if c in snapshot.category_names
+        ]
+        new = (state.model_index < 0) & allowed & np.isin(snapshot.category_codes, codes)
+        return np.flatnonzero(new)
+
+    def _cold_start(self, request, state, snapshot, allowed) -> Recommendation:
+        """Unknown user or no events yet: popularity in the user's segments, else overall."""
+        state.align(snapshot)
+        record = (
+            User.objects.filter(external_id=request.user_id)
+            .values_list("age_band", "gender", "location", "segments")
+            .first()
+            if request.user_id
+            else None
+        )
+        keys = user_segments(*record) if record else []
+        keys += [f"{k}:{v}" for k, v in request.user_attributes.items() if v]
+        columns = [state.segment_index[k] for k in keys if k in state.segment_index]
+        if columns:
+            scores, reason = state.segment_scores[columns].mean(axis=0), "popular in your segment"
+        else:
+            scores, reason = state.global_scores, "popular right now"
+        order = np.argsort(-scores, kind="stable")[:SEGMENT_TOP]
+        rows = state.catalog_rows[order]
+        keep = rows >= 0
+        slate = Slate(rows[keep], scores[order][keep], [reason] * int(keep.sum()))
+        slate = filter_slate(slate, allowed)
+        return Recommendation(
+            self._finish(slate, snapshot, request, state.settings),
+            model_version=state.version_id,
+            cold_start=True,
+        )
+
+    def _similar(self, request, state, snapshot) -> Recommendation:
+        item_id = request.item_ids[0]
+        row = snapshot.row_of.get(item_id)
+        if row is None:
+            raise ItemNotFound(f"item {item_id!r} is not in the catalog")
+        settings = state.settings if state else self.default_settings
+        allowed = self._allowed(request, snapshot, settings)
+        allowed[row] = False
+        title = snapshot.titles[row] or item_id
+        content = snapshot.content_similarity(row)
+        collaborative = Slate([], [])
+        if state is not None:
+            state.align(snapshot)
+            index = int(state.model_index[row])
+            if index >= 0:
+                ids, scores = state.model.similar_items([index], n=settings["candidate_count"])
+                rows = state.catalog_rows[ids[0][ids[0] >= 0]]
+                scores = scores[0][ids[0] >= 0]
+                keep = rows >= 0
+                collaborative = Slate(
+                    rows[keep],
+                    scores[keep],
+                    [f"shoppers who liked {title} also liked this"] * int(keep.sum()),
+                )
+        collaborative = filter_slate(collaborative, allowed)
+        # Items without interactions (new) join on content: title words, category and tags.
+        is_new = np.ones(len(snapshot.ids), bool) if state is None else state.model_index < 0
+        cold = np.flatnonzero(allowed & is_new & (content > 0))
+        cold = cold[np.argsort(-content[cold], kind="stable")][: request.n]
+        top = float(collaborative.scores.max()) if len(collaborative) else 1.0
+        content_slate = Slate(
+            cold,
+            content[cold] * max(top, 1e-6),
+            [f"new, similar to {title}" if state is not None else f"similar to {title}"]
+            * len(cold),
+        )
+        merged = Slate(
+            np.r_[collaborative.rows, content_slate.rows],
+            np.r_[collaborative.scores, content_slate.scores],
+            collaborative.reasons + content_slate.reasons,
+        )
+        order = np.argsort(-merged.scores, kind="stable")
+        slate = Slate(merged.rows[order], merged.scores[order], [merged.reasons[i] for i in order])
+        return Recommendation(
+            self._finish(slate, snapshot, request, {"diversity": 0}),
+            model_version=state.version_id if state else None,
+            fallback=state is None,
+        )
+
+    def _basket(self, request, state, snapshot) -> Recommendation:
+        rows = snapshot.rows(request.item_ids)
+        missing = [i for i, r in zip(request.item_ids, rows, strict=True) if r < 0]
+        if missing:
+            raise ItemNotFound(f"items not in the catalog: {missing}")
+        settings = state.settings if state else self.default_settings
+        allowed = self._allowed(request, snapshot, settings)
+        allowed[rows] = False
+        indices = []
+        if state is not None:
+            state.align(snapshot)
+            indices = [int(i) for i in state.model_index[rows] if i >= 0]
+        if not indices:
+            slate = filter_slate(self._popular(snapshot), allowed)
+            return Recommendation(
+                self._finish(slate, snapshot, request, settings),
+                model_version=state.version_id if state else None,
+                fallback=True,
+            )
+        basket = sp.csr_matrix(
+            (np.ones(len(indices), np.float32), ([0] * len(indices), indices)),
+            shape=(1, len(state.items)),
+        )
+        ids, scores = state.model.recommend(
+            [-1], basket, n=settings["candidate_count"], filter_seen=True
+        )
+        keep = ids[0] >= 0
+        candidates, scores = ids[0][keep], scores[0][keep]
+        recent = [(index, "basket") for index in indices]
+        reasons = [
+            reason.replace("because you liked", "often bought with")
+            for reason in self._reasons(state, snapshot, candidates, recent)
+        ]
+        catalog_rows = state.catalog_rows[candidates]
+        keep = catalog_rows >= 0
+        slate = Slate(
+            catalog_rows[keep], scores[keep], [r for r, k in zip(reasons, keep, strict=True) if k]
+        )
+        slate = filter_slate(slate, allowed)
+        return Recommendation(
+            self._finish(slate, snapshot, request, settings), model_version=state.version_id
+        )
+
+    def _trending(self, request, state, snapshot) -> Recommendation:
+        window = request.filters["window"]
+        label = TRENDING_WINDOWS[window][1]
+        slate = self._popular(snapshot, window)
+        slate = Slate(slate.rows, slate.scores, [f"trending {label}"] * len(slate))
+        settings = state.settings if state else self.default_settings
+        slate = filter_slate(slate, self._allowed(request, snapshot, settings))
+        return Recommendation(self._finish(slate, snapshot, request, {"diversity": 0}))

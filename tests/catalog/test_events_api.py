@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from catalog.exceptions import PayloadTooLarge
 from catalog.models import Interaction, Item, User
-from catalog.parsers import StrictJSONParser
+from catalog.parsers import PayloadTooLarge, StrictJSONParser
 from catalog.signals import events_ingested
 
 URL = "/api/v1/events"

@@ -160,14 +160,20 @@ class AlignedMatrices:
 
 
 def aligned_matrices(
-    train: Interactions, test: Interactions, binary: bool = False
+    train: Interactions, test: Interactions, binary: bool = False, cold_items: bool = False
 ) -> AlignedMatrices:
     """Users x items CSR for both parts; test rows of users or items unknown to train are dropped.
 
-    Models only know train's ids, so held-out events on cold users or items cannot be scored and
-    would only lower every model's recall equally.
+    Models only know train's ids, so held-out events on cold users or items cannot be scored.
+    With ``cold_items=True`` items seen only in test get (empty) train columns instead, so their
+    events stay relevant and lower recall as in microsoft/recommenders' protocol, which counts
+    every test rating; on MovieLens-100k at 75/25 that is about 40 of 25,000 test ratings.
     """
-    train_matrix, users, items = train.to_matrix(binary=binary)
+    users = IdMap.from_values(train.user_ids)
+    items = IdMap.from_values(train.item_ids)
+    if cold_items:
+        items = IdMap.from_values(np.concatenate([items.ids, test.item_ids]))
+    train_matrix, _, _ = train.to_matrix(users, items, binary=binary)
     test_matrix, _, _ = test.to_matrix(users, items, binary=binary)
     test_matrix.eliminate_zeros()
     return AlignedMatrices(train_matrix, test_matrix, users, items)

@@ -165,3 +165,12 @@ def test_stratified_split_always_partitions(users, ratio, seed):
     train, test = stratified_split(log, ratio=ratio, seed=seed)
     assert sorted(train.item_ids.tolist() + test.item_ids.tolist()) == sorted(log.item_ids)
     assert set(test.user_ids) <= set(train.user_ids)
+
+
+def test_aligned_matrices_can_keep_cold_test_items_relevant():
+    train = Interactions(["a", "a", "b"], ["x", "y", "x"], [1, 2, 3], [1, 2, 3])
+    test = Interactions(["a", "b", "c"], ["z", "y", "x"], [1, 1, 1], [4, 5, 6])
+    aligned = aligned_matrices(train, test, binary=True, cold_items=True)
+    assert aligned.items.ids.tolist() == ["x", "y", "z"]
+    assert aligned.train.toarray().tolist() == [[1, 1, 0], [1, 0, 0]]
+    assert aligned.test.toarray().tolist() == [[0, 0, 1], [0, 1, 0]]  # user c still dropped

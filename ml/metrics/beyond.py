@@ -37,9 +37,10 @@ def intra_list_diversity(
     """Mean over lists of 1 - mean pairwise similarity of the listed items.
 
     Similarity is the cosine of ``item_vectors`` (e.g. embeddings or multi-hot genres), or, with
-    ``item_categories`` (one label per item), 1 for a shared category and 0 otherwise. Lists with
-    fewer than two items say nothing about diversity and are skipped; with none left the result
-    is NaN.
+    ``item_categories`` (one label per item), 1 for a shared category and 0 otherwise. With
+    categories or non-negative vectors the result is in [0, 1]; vectors with opposed directions
+    can push it up to 2. Lists with fewer than two items say nothing about diversity and are
+    skipped; with none left the result is NaN.
     """
     if (item_vectors is None) == (item_categories is None):
         raise ValueError("give exactly one of item_vectors or item_categories")

@@ -174,3 +174,22 @@ def test_aligned_matrices_can_keep_cold_test_items_relevant():
     assert aligned.items.ids.tolist() == ["x", "y", "z"]
     assert aligned.train.toarray().tolist() == [[1, 1, 0], [1, 0, 0]]
     assert aligned.test.toarray().tolist() == [[0, 0, 1], [0, 1, 0]]  # user c still dropped
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    events=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 5)), min_size=2, max_size=50),
+    n=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_last_n_split_partitions_and_respects_time(events, n, seed):
+    users = [f"u{user}" for user, _ in events]
+    times = [time for _, time in events]
+    log = Interactions(users, [f"i{i}" for i in range(len(events))], np.ones(len(events)), times)
+    train, test = last_n_split(log, n=n, seed=seed)
+    assert sorted(train.item_ids.tolist() + test.item_ids.tolist()) == sorted(log.item_ids)
+    for user in set(test.user_ids):
+        held_out = test.timestamps[test.user_ids == user]
+        kept = train.timestamps[train.user_ids == user]
+        assert len(held_out) == n and len(kept) >= 1
+        assert kept.max() <= held_out.min()

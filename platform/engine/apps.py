@@ -14,7 +14,11 @@ class EngineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from engine import signals  # noqa: F401  (connects receivers)
+        from django.db.models.signals import post_migrate
+
+        from engine import signals
+
+        post_migrate.connect(signals.ensure_configs, sender=self)
 
 
 class ScenarioAppConfig(AppConfig):

@@ -24,3 +24,10 @@ def drop_lists_of_erased_user(sender, user_id: str, **kwargs):
     ).values_list("scenario", "pk")
     known = {scenario.slug for scenario in registry.all_scenarios()}
     cache.delete_many([list_key(slug, pk, user_id) for slug, pk in served if slug in known])
+
+
+def ensure_configs(**kwargs) -> None:
+    """After migrate: one settings row per registered scenario, so each is editable in the admin."""
+    for scenario in registry.all_scenarios():
+        if not ScenarioConfig.objects.filter(slug=scenario.slug).exists():
+            ScenarioConfig(slug=scenario.slug, settings={}).save()

@@ -295,9 +295,18 @@ class ProductsScenario(Scenario):
             exclude=[sorted(seen)],
             filter_seen=False,
         )
-        keep = ids[0] >= 0
+        keep = (ids[0] >= 0) & (scores[0] > 0)
         ids, scores = ids[0][keep], scores[0][keep]
         reasons = self._reasons(state, snapshot, ids, list(recent.items()))
+        # No evidence for the rest: fill with popular items rather than arbitrary zero scores.
+        room = state.settings["candidate_count"] - len(ids)
+        if room > 0:
+            taken = seen | set(ids.tolist())
+            order = np.argsort(-state.global_scores, kind="stable")
+            tail = np.array([i for i in order.tolist() if i not in taken][:room], dtype=np.int64)
+            ids = np.r_[ids, tail].astype(np.int64)
+            scores = np.r_[scores, np.zeros(len(tail), np.float32)]
+            reasons += ["popular right now"] * len(tail)
         categories = sorted({snapshot.categories[r] for r in rows if r >= 0})
         return {
             "stamp": stamp,
@@ -546,8 +555,8 @@ class ProductsScenario(Scenario):
             index = int(state.model_index[row])
             if index >= 0:
                 ids, scores = state.model.similar_items([index], n=settings["candidate_count"])
-                rows = state.catalog_rows[ids[0][ids[0] >= 0]]
-                scores = scores[0][ids[0] >= 0]
+                found = (ids[0] >= 0) & (scores[0] > 0)
+                rows, scores = state.catalog_rows[ids[0][found]], scores[0][found]
                 keep = rows >= 0
                 collaborative = Slate(
                     rows[keep],

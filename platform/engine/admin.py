@@ -1,0 +1,231 @@
+"""Admin pages: scenario settings (validated), model versions with metrics and training plot,
+promotion and rollback actions, "train now", experiments with per-arm results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.contrib import admin, messages
+from django.http import FileResponse, Http404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from engine import versions
+from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
+from engine.serving import arm_stats
+
+
+def _pretty(value) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
+
+
+@admin.action(description="Train now")
+def train_now(modeladmin, request, queryset):
+    for slug in sorted(
+        set(
+            queryset.values_list(
+                "scenario" if queryset.model is ModelVersion else "slug", flat=True
+            )
+        )
+    ):
+        version = versions.request_training(slug, triggered_by=f"admin:{request.user}")
+        modeladmin.message_user(request, f"{slug}: training queued as version {version.pk}")
+
+
+@admin.register(ScenarioConfig)
+class ScenarioConfigAdmin(admin.ModelAdmin):
+    list_display = ["slug", "title", "served_version", "last_version", "updated_at"]
+    readonly_fields = ["effective_settings", "settings_schema", "served_version", "last_version"]
+    fields = [
+        "slug",
+        "settings",
+        "effective_settings",
+        "settings_schema",
+        "served_version",
+        "last_version",
+    ]
+    actions = [train_now]
+
+    @admin.display(description="title")
+    def title(self, obj):
+        return obj.scenario.title
+
+    @admin.display(description="effective settings (defaults + overrides)")
+    def effective_settings(self, obj):
+        return _pretty(obj.effective()) if obj.slug else "-"
+
+    @admin.display(description="schema")
+    def settings_schema(self, obj):
+        return _pretty(obj.scenario.settings_schema) if obj.slug else "-"
+
+    @admin.display(description="served version")
+    def served_version(self, obj):
+        version = ModelVersion.promoted(obj.slug)
+        return str(version) if version else "none (popularity fallback)"
+
+    @admin.display(description="last run")
+    def last_version(self, obj):
+        version = ModelVersion.objects.filter(scenario=obj.slug).first()
+        if version is None:
+            return "never trained"
+        text = f"v{version.pk} {version.status} {version.progress:.0%} {version.progress_message}"
+        return f"{text} — error: {version.error.splitlines()[0]}" if version.error else text
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "scenario",
+        "algorithm",
+        "status",
+        "primary_value",
+        "progress_percent",
+        "train_seconds",
+        "created_at",
+    ]
+    list_filter = ["scenario", "status", "algorithm"]
+    actions = ["promote_selected", "rollback_scenario", train_now]
+    readonly_fields = [
+        "scenario",
+        "status",
+        "algorithm",
+        "pretty_hyperparameters",
+        "pretty_data_snapshot",
+        "metrics_table",
+        "history_plot",
+        "artifact_path",
+        "progress_percent",
+        "progress_message",
+        "promotion_note",
+        "error",
+        "triggered_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "promoted_at",
+        "retired_at",
+        "train_seconds",
+        "scored_users",
+        "pretty_settings",
+    ]
+    exclude = ["hyperparameters", "data_snapshot", "metrics", "history", "settings", "progress"]
+
+    def has_add_permission(self, request):
+        return False  # versions come from training runs ("Train now"), never typed in
+
+    def get_urls(self):
+        plot = path(
+            "<int:pk>/history.png",
+            self.admin_site.admin_view(self.plot_view),
+            name="engine_modelversion_plot",
+        )
+        return [plot, *super().get_urls()]
+
+    def plot_view(self, request, pk: int):
+        version = ModelVersion.objects.filter(pk=pk).first()
+        if version is None:
+            raise Http404("no such version")
+        png = versions.plot_path(version)
+        if not Path(png).is_file():
+            raise Http404("this version has no training plot")
+        return FileResponse(open(png, "rb"), content_type="image/png")
+
+    @admin.display(description="progress")
+    def progress_percent(self, obj):
+        return f"{obj.progress:.0%}"
+
+    @admin.display(description="hyperparameters")
+    def pretty_hyperparameters(self, obj):
+        return _pretty(obj.hyperparameters)
+
+    @admin.display(description="data snapshot")
+    def pretty_data_snapshot(self, obj):
+        return _pretty(obj.data_snapshot)
+
+    @admin.display(description="settings used")
+    def pretty_settings(self, obj):
+        return _pretty(obj.settings)
+
+    @admin.display(description="held-out metrics")
+    def metrics_table(self, obj):
+        if not obj.metrics:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td></tr>",
+            ((k, f"{v:.4f}") for k, v in sorted(obj.metrics.items())),
+        )
+        return format_html("<table>{}</table>", rows)
+
+    @admin.display(description="training history")
+    def history_plot(self, obj):
+        if not obj.pk or not versions.plot_path(obj).is_file():
+            return "-"
+        url = reverse("admin:engine_modelversion_plot", args=[obj.pk])
+        return format_html('<img src="{}" alt="training history" style="max-width:600px">', url)
+
+    @admin.action(description="Promote (serve this version)")
+    def promote_selected(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "select exactly one version to promote", messages.ERROR)
+            return
+        try:
+            version = versions.promote(queryset.get(), note=f"promoted by {request.user}")
+        except ValueError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(request, f"{version.scenario}: version {version.pk} is now served")
+
+    @admin.action(description="Roll back the scenario to its previous version")
+    def rollback_scenario(self, request, queryset):
+        for slug in sorted(set(queryset.values_list("scenario", flat=True))):
+            try:
+                version = versions.rollback(slug)
+            except ValueError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                continue
+            self.message_user(request, f"{slug}: rolled back to version {version.pk}")
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ["name", "scenario", "control", "treatment", "treatment_share", "is_active"]
+    list_filter = ["scenario", "is_active"]
+    readonly_fields = ["results", "created_at", "ended_at"]
+
+    @admin.display(description="results per arm")
+    def results(self, obj):
+        if not obj.pk:
+            return "-"
+        rows = []
+        for arm, version_id in (("control", obj.control_id), ("treatment", obj.treatment_id)):
+            stats = arm_stats(obj.scenario, version_id, arm)
+            rows.append(
+                (
+                    arm,
+                    version_id,
+                    stats["impressions"],
+                    stats["clicks"],
+                    stats["conversions"],
+                    f"{stats['ctr']:.2%}",
+                )
+            )
+        body = format_html_join(
+            "", "<tr><td>{}</td><td>v{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows
+        )
+        head = "<tr><th>arm</th><th>version</th><th>impressions</th><th>clicks</th><th>conversions</th><th>CTR</th></tr>"
+        return format_html("<table>{}{}</table>", format_html(head), body)
+
+
+@admin.register(ImpressionCount)
+class ImpressionCountAdmin(admin.ModelAdmin):
+    list_display = ["day", "scenario", "model_version", "arm", "count"]
+    list_filter = ["scenario", "arm"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

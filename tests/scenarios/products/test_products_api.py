@@ -1,0 +1,187 @@
+"""The products endpoints on the planted store: personalisation, filters, errors, real time."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.engine.planted import BOOKS, PHONES
+
+URL = "/api/v1/products/"
+
+
+@pytest.fixture
+def trained(store, train_products):
+    version = train_products(model="itemknn")
+    assert version.status == "promoted", version.error
+    return version
+
+
+def ids(response) -> list[str]:
+    return [item["item_id"] for item in response.json()["items"]]
+
+
+def test_response_shape_and_personalisation(trained, read_client):
+    response = read_client.get(URL + "recommendations", {"user_id": "p1", "n": 2})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["scenario"] == "products"
+    assert body["model_version"] == trained.pk
+    assert body["recommendation_id"].startswith(f"products.{trained.pk}.n.")
+    assert body["cold_start"] is False and body["fallback"] is False
+    # p1 interacted with phones 1-4, so the two unseen phones come first, never a seen one.
+    assert set(ids(response)) == {"phone-5", "phone-6"}
+    assert all(item["reason"].startswith("because you ") for item in body["items"])
+    scores = [item["score"] for item in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_precomputed_lists_were_written_by_scoring(trained):
+    from engine.serving import load_list
+
+    entry = load_list("products", trained.pk, "b1")
+    assert entry is not None
+    assert {item_id for item_id, _, _ in entry["items"][:2]} == {"book-5", "book-6"}
+
+
+def test_exclude_category_and_price_filters(trained, read_client):
+    response = read_client.get(
+        URL + "recommendations", {"user_id": "p1", "n": 10, "exclude": "phone-5"}
+    )
+    assert "phone-5" not in ids(response) and "phone-6" in ids(response)
+    response = read_client.get(
+        URL + "recommendations", {"user_id": "p1", "n": 10, "category": "books"}
+    )
+    assert ids(response) and set(ids(response)) <= set(BOOKS)
+    # Phone prices are 100, 150, ..., 350: only phone-5 (300) is within [250, 320].
+    response = read_client.get(
+        URL + "recommendations", {"user_id": "p1", "min_price": 250, "max_price": 320}
+    )
+    assert ids(response) == ["phone-5"]
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"user_id": "p1", "n": 0}, "n"),
+        ({"user_id": "p1", "n": 1000}, "n"),
+        ({"user_id": "p1", "n": "ten"}, "n"),
+        ({"user_id": "p1", "min_price": 50, "max_price": 10}, "min_price"),
+        ({"user_id": "p1", "min_price": -1}, "min_price"),
+        ({"n": 5}, "user_id"),
+    ],
+)
+def test_bad_parameters_are_4xx_with_the_field_named(trained, read_client, params, field):
+    response = read_client.get(URL + "recommendations", params)
+    assert response.status_code == 400
+    assert field in response.content.decode()
+
+
+def test_unknown_user_gets_flagged_cold_start(trained, read_client):
+    body = read_client.get(URL + "recommendations", {"user_id": "stranger"}).json()
+    assert body["cold_start"] is True
+    assert body["items"] and body["items"][0]["reason"] == "popular right now"
+
+
+def test_new_user_with_attributes_gets_segment_popular_items(trained, read_client):
+    from catalog.models import User
+
+    User.objects.create(external_id="newcomer", age_band="55+")
+    body = read_client.get(URL + "recommendations", {"user_id": "newcomer", "n": 3}).json()
+    assert body["cold_start"] is True
+    assert set(ids_of(body)) <= set(BOOKS)
+    assert body["items"][0]["reason"] == "popular in your segment"
+
+
+def ids_of(body) -> list[str]:
+    return [item["item_id"] for item in body["items"]]
+
+
+def test_purchase_event_changes_the_next_answer_without_retraining(
+    trained, read_client, write_client
+):
+    before = ids(read_client.get(URL + "recommendations", {"user_id": "p1", "n": 2}))
+    assert set(before) == {"phone-5", "phone-6"}
+    now = timezone.now()
+    events = [
+        {"user_id": "p1", "item_id": "phone-5", "type": "purchase"},
+        {"user_id": "p1", "item_id": "book-1", "type": "purchase"},
+        {"user_id": "p1", "item_id": "book-2", "type": "purchase"},
+    ]
+    for offset, event in enumerate(events):
+        event["timestamp"] = (now - timedelta(seconds=10 - offset)).isoformat()
+    response = write_client.post("/api/v1/events", {"events": events}, format="json")
+    assert response.status_code in (200, 201), response.content
+    after = read_client.get(URL + "recommendations", {"user_id": "p1", "n": 3}).json()
+    assert "phone-5" not in ids_of(after)
+    assert after["model_version"] == trained.pk  # same model: fold-in, no retraining
+    # Books co-occur with book-1 and book-2 for the b users; they now appear for p1.
+    assert set(ids_of(after)) & {"book-3", "book-4", "book-5", "book-6"}
+
+
+def test_hidden_item_disappears(trained, read_client):
+    from catalog.models import Item
+    from scenarios.products.catalog_view import catalog
+
+    Item.objects.filter(external_id="phone-6").update(is_hidden=True)
+    catalog.forget()  # other processes notice within CHECK_SECONDS
+    assert "phone-6" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
+
+
+def test_similar_items_and_errors(trained, read_client):
+    response = read_client.get(URL + "similar", {"item_id": "book-1", "n": 3})
+    assert response.status_code == 200
+    assert set(ids(response)) <= set(BOOKS) - {"book-1"}
+    assert response.json()["items"][0]["reason"] == (
+        "shoppers who liked Novel volume 1 also liked this"
+    )
+    assert read_client.get(URL + "similar", {"item_id": "nope"}).status_code == 404
+    assert read_client.get(URL + "similar", {"item_id": "book-1", "n": 0}).status_code == 400
+
+
+def test_new_item_appears_in_similar_lists_before_any_interaction(trained, read_client):
+    from catalog.models import Item
+    from scenarios.products.catalog_view import catalog
+
+    Item.objects.create(
+        external_id="phone-new", title="Phone model 7 pro", category="electronics/phones"
+    )
+    catalog.forget()  # other processes notice within CHECK_SECONDS
+    body = read_client.get(URL + "similar", {"item_id": "phone-1", "n": 10}).json()
+    assert "phone-new" in ids_of(body)
+    new_entry = next(i for i in body["items"] if i["item_id"] == "phone-new")
+    assert new_entry["reason"] == "new, similar to Phone model 1"
+    # and the new item itself gets content neighbours: phones, not books
+    body = read_client.get(URL + "similar", {"item_id": "phone-new", "n": 3}).json()
+    assert set(ids_of(body)) <= set(PHONES)
+
+
+def test_basket_suggests_items_bought_together(trained, read_client):
+    response = read_client.post(
+        URL + "basket", {"item_ids": ["book-1", "book-2"], "n": 2}, format="json"
+    )
+    assert response.status_code == 200
+    assert set(ids(response)) <= set(BOOKS) - {"book-1", "book-2"}
+    assert response.json()["items"][0]["reason"].startswith("often bought with Novel volume")
+    missing = read_client.post(URL + "basket", {"item_ids": ["ghost"]}, format="json")
+    assert missing.status_code == 404
+    assert read_client.post(URL + "basket", {"item_ids": []}, format="json").status_code == 400
+
+
+def test_trending_window(trained, read_client):
+    body = read_client.get(URL + "trending", {"window": "day", "n": 3}).json()
+    assert len(body["items"]) == 3
+    assert body["items"][0]["reason"] == "trending today"
+    response = read_client.get(URL + "trending", {"window": "year"})
+    assert response.status_code == 400 and "window" in response.content.decode()
+
+
+def test_never_trained_scenario_answers_from_popularity_and_says_so(store, read_client):
+    body = read_client.get(URL + "recommendations", {"user_id": "p1", "n": 3}).json()
+    assert body["fallback"] is True and body["model_version"] is None
+    assert len(body["items"]) == 3
+    assert read_client.get(URL + "similar", {"item_id": "phone-1"}).json()["fallback"] is True
+
+
+def test_recommendations_need_an_api_key(trained, api_client):
+    assert api_client.get(URL + "recommendations", {"user_id": "p1"}).status_code == 401

@@ -1,7 +1,16 @@
 """Every model family; importing this package registers each model (``ml.base.register``).
 
-Keep this a plain list of imports: TensorFlow is imported inside the TF models' ``_fit``, so
-loading a saved model here needs only numpy.
+Keep this a plain list of imports, one module per line. TensorFlow is imported inside the TF
+models' ``_fit``, so loading a saved model through this package needs only numpy.
 """
 
-from ml.models import bpr, ease, itemknn, neumf, popularity, rp3beta, two_tower  # noqa: F401
+from ml.models import (
+    bpr,  # noqa: F401
+    ease,  # noqa: F401
+    ensemble,  # noqa: F401
+    itemknn,  # noqa: F401
+    neumf,  # noqa: F401
+    popularity,  # noqa: F401
+    rp3beta,  # noqa: F401
+    two_tower,  # noqa: F401
+)

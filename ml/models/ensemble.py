@@ -1,0 +1,133 @@
+"""A weighted blend of other recommenders' per-user standardised scores.
+
+Members disagree in scale (EASE weights, walk probabilities, cosine scores), so each member's
+scores are standardised per user (zero mean, unit spread over the catalog) before the weighted
+sum. When ``validation`` is given and ``tune_weights`` is on, the weights are chosen by coordinate
+ascent on validation NDCG@10, one member at a time, over ``WEIGHT_STEPS``; the rounds are the
+history. Saved as each member's own arrays under a ``m<index>.`` prefix: still no pickle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ml.base import MODEL_REGISTRY, Recommender, register
+from ml.history import TrainingHistory
+from ml.models.common import validation_ndcg
+
+WEIGHT_STEPS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
+MAX_ROUNDS = 3
+
+
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Per-row z-scores, so every member votes on the same scale."""
+    scores = np.asarray(scores, dtype=np.float32)
+    spread = scores.std(axis=1, keepdims=True)
+    return (scores - scores.mean(axis=1, keepdims=True)) / np.maximum(spread, 1e-12)
+
+
+@register
+class Ensemble(Recommender):
+    name = "ensemble"
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {
+            "members": [["ease", {}], ["rp3beta", {}], ["itemknn", {}]],
+            "weights": None,
+            "tune_weights": True,
+        }
+
+    def _build_members(self) -> list[Recommender]:
+        members = self.params["members"]
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        built = []
+        for entry in members:
+            if len(entry) != 2 or entry[0] not in MODEL_REGISTRY:
+                raise ValueError(f"ensemble member {entry!r} must be [registered name, params]")
+            model = MODEL_REGISTRY[entry[0]](**entry[1])
+            if not isinstance(model, Recommender) or isinstance(model, Ensemble):
+                raise ValueError(f"ensemble member {entry[0]!r} must be a top-N recommender")
+            built.append(model)
+        weights = self.params["weights"]
+        if weights is not None and len(weights) != len(built):
+            raise ValueError("weights must hold one number per member")
+        return built
+
+    def _fit(self, matrix, user_features, item_features, validation) -> None:
+        self.members = self._build_members()
+        weights = self.params["weights"] or [1.0] * len(self.members)
+        self.weights_ = np.asarray(weights, dtype=np.float32)
+        for member in self.members:
+            member.fit(matrix, user_features, item_features, validation)
+        if validation is None:
+            return
+        users = np.flatnonzero(np.diff(validation.indptr) > 0)
+        parts = [standardise(m._score(users, matrix[users])) for m in self.members]
+
+        def blend_score(weights: np.ndarray) -> float:
+            blended = sum(w * part for w, part in zip(weights, parts, strict=True))
+            return validation_ndcg(
+                lambda batch: blended[np.searchsorted(users, batch)], matrix, validation
+            )
+
+        best = blend_score(self.weights_)
+        self.history.log(**{"val_ndcg@10": best})
+        if not self.params["tune_weights"]:
+            return
+        for _ in range(MAX_ROUNDS):
+            improved = False
+            for index in range(len(self.members)):
+                for step in WEIGHT_STEPS:
+                    trial = self.weights_.copy()
+                    trial[index] = step
+                    if not trial.any() or step == self.weights_[index]:
+                        continue
+                    score = blend_score(trial)
+                    if score > best + 1e-6:
+                        best, self.weights_, improved = score, trial, True
+            self.history.log(**{"val_ndcg@10": best})
+            if not improved:
+                break
+
+    def _score(self, users, user_items) -> np.ndarray:
+        total = np.zeros((len(users), self.n_items), np.float32)
+        for weight, member in zip(self.weights_, self.members, strict=True):
+            if weight:
+                total += weight * standardise(member._score(users, user_items))
+        return total
+
+    def _get_state(self):
+        meta = {"n_users": self.n_users, "members": [], "weights": self.weights_.tolist()}
+        arrays = {}
+        for index, member in enumerate(self.members):
+            member_meta, member_arrays = member._get_state()
+            meta["members"].append(
+                {
+                    "name": member.name,
+                    "params": member.params,
+                    "meta": member_meta,
+                    "history": member.history.to_dict(),
+                }
+            )
+            arrays.update({f"m{index}.{key}": value for key, value in member_arrays.items()})
+        return meta, arrays
+
+    def _set_state(self, meta, arrays) -> None:
+        self.members = []
+        for index, saved in enumerate(meta["members"]):
+            member = MODEL_REGISTRY[saved["name"]](**saved["params"])
+            prefix = f"m{index}."
+            member._set_state(
+                saved["meta"],
+                {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
+            )
+            member.history = TrainingHistory(saved["history"])
+            member.fitted = True
+            self.members.append(member)
+        self.weights_ = np.asarray(meta["weights"], dtype=np.float32)
+        self.n_users = int(meta["n_users"])
+        self.n_items = self.members[0].n_items

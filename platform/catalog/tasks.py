@@ -2,9 +2,12 @@
 
 - ``catalog.ping``: answers "pong" from whichever worker runs it; health and integration checks
   use it to prove a task really travels through the broker and back.
-- ``catalog.import_dataset``: runs ``manage.py import_dataset`` in the background on the default
-  queue, so a large import does not hold a web request. Re-running it is harmless: event ids are
-  derived from the file's content, so rows already imported count as duplicates.
+- ``catalog.import_dataset``: runs ``manage.py import_dataset`` in the background, so a large
+  import does not hold a web request. Re-running it is harmless: event ids are derived from the
+  file's content, so rows already imported count as duplicates.
+
+Both go to the ``default`` queue: no route in ``engine.queues`` matches ``catalog.*``, and the
+per-task ``queue`` attribute is deprecated in Celery 5.7 in favour of ``task_routes``.
 """
 
 import io
@@ -14,17 +17,14 @@ from celery import shared_task
 from django.core.management import call_command
 
 logger = logging.getLogger(__name__)
-# The engine's queue names live in engine.queues; the catalog sits below the engine, so it only
-# names the default queue here.
-DEFAULT_QUEUE = "default"
 
 
-@shared_task(name="catalog.ping", queue=DEFAULT_QUEUE)
+@shared_task(name="catalog.ping")
 def ping() -> str:
     return "pong"
 
 
-@shared_task(name="catalog.import_dataset", queue=DEFAULT_QUEUE, acks_late=True)
+@shared_task(name="catalog.import_dataset", acks_late=True)
 def import_dataset(format: str, path: str, event_type: str = "view") -> str:
     """Import the file or folder at ``path`` (as seen by the worker); return the summary line."""
     stdout, stderr = io.StringIO(), io.StringIO()

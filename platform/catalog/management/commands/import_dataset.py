@@ -371,7 +371,8 @@ def read_csv(path: Path, default_event_type: str) -> Dataset:
     with tempfile.TemporaryDirectory() as workdir:
         complete, skipped = _with_complete_rows(path, ",", Path(workdir))
         events = load_interactions_csv(complete)
-        header = complete.open(encoding="utf-8").readline()
+        with complete.open(encoding="utf-8") as handle:
+            header = handle.readline()
     if events.event_types is None:
         events.event_types = np.full(len(events), default_event_type)
     has_timestamps = "timestamp" in [name.strip() for name in header.split(",")]

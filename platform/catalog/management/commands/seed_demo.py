@@ -17,7 +17,7 @@ INSTALLED_APPS order::
 - ``rng``: a ``numpy.random.Generator`` seeded from ``--seed`` and the app label, so each app's
   data is deterministic and independent of the others;
 - ``stdout``: the command's output stream (write one summary line);
-- ``scale``: ``--users`` / 1000, to size the app's data with the store (1.0 at the default).
+- ``scale``: ``--users`` / 800, to size the app's data with the store (1.0 at the default).
 
 Hooks run after the catalog rows are committed and may read them (users, items, interactions).
 ``--if-empty`` makes the whole command a no-op when users, items or events already exist, which
@@ -43,7 +43,7 @@ from tqdm import tqdm
 from catalog.models import Interaction, Item, User
 from ml.datasets.demo import DAY, DemoStore, generate_demo_store
 
-DEFAULT_USERS = 1000
+DEFAULT_USERS = 800
 CHUNK_SIZE = 5000
 USER_FIELDS = ["age_band", "gender", "location", "segments", "attributes", "updated_at"]
 ITEM_FIELDS = [
@@ -67,9 +67,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="Shoppers.")
-        parser.add_argument("--items", type=int, default=500, help="Products.")
-        parser.add_argument("--articles", type=int, default=60, help="Editorial articles.")
-        parser.add_argument("--days", type=int, default=60, help="Days of browsing history.")
+        parser.add_argument("--items", type=int, default=400, help="Products.")
+        parser.add_argument("--articles", type=int, default=50, help="Editorial articles.")
+        parser.add_argument("--days", type=int, default=45, help="Days of browsing history.")
         parser.add_argument("--seed", type=int, default=0, help="Same seed, same store.")
         parser.add_argument(
             "--if-empty",

@@ -157,7 +157,7 @@ class TwoHeadUplift(UpliftModel):
 
     Each person's loss is the cross-entropy of the head of the arm they were in, so the trunk
     learns a representation useful to both arms and the heads differ only where the treatment
-    changes behaviour. Adam, L2 on weights; early stopping on validation loss.
+    changes behaviour. Adam, L2 on weights; early stopping on validation Qini.
     """
 
     name = "two_head_uplift"
@@ -195,35 +195,44 @@ class TwoHeadUplift(UpliftModel):
 
         net.compile(optimizer=keras.optimizers.Adam(p["learning_rate"]), loss=observed_arm_loss)
         model = self
+        best = {"qini": -np.inf, "layers": None, "waited": 0}
 
-        class RecordQini(keras.callbacks.Callback):
+        class RecordAndStopOnQini(keras.callbacks.Callback):
+            """Log each epoch; with validation, keep the epoch of best Qini and stop after
+            ``patience`` epochs without improvement (Qini, not loss, is what targeting needs)."""
+
             def on_epoch_end(self, epoch, logs=None):
                 model._export(net)
                 entry = {"loss": logs["loss"], **model._validation_qini(validation)}
                 if "val_loss" in logs:
                     entry["val_loss"] = logs["val_loss"]
                 model.history.log(**entry)
+                if validation is None:
+                    return
+                if entry["val_qini"] > best["qini"]:
+                    best.update(qini=entry["val_qini"], layers=model.layers, waited=0)
+                else:
+                    best["waited"] += 1
+                    if best["waited"] >= p["patience"]:
+                        net.stop_training = True
 
         target = np.stack([y, treatment.astype(np.float64)], axis=1).astype(np.float32)
-        callbacks = [RecordQini()]
         val_data = None
         if validation is not None:
             v_x, v_t, v_y = validation
             val_data = (v_x, np.stack([v_y, v_t.astype(np.float64)], axis=1).astype(np.float32))
-            callbacks.append(
-                keras.callbacks.EarlyStopping(patience=p["patience"], restore_best_weights=True)
-            )
         net.fit(
             X,
             target,
             batch_size=p["batch_size"],
             epochs=p["epochs"],
             validation_data=val_data,
-            callbacks=callbacks,
+            callbacks=[RecordAndStopOnQini()],
             shuffle=True,
             verbose=0,
         )
-        self._export(net)  # after early stopping restored the best weights
+        if best["layers"] is not None:
+            self.layers = best["layers"]
 
     def _export(self, net) -> None:
         dense = [layer for layer in net.layers if hasattr(layer, "kernel")]
@@ -269,8 +278,8 @@ def allocate_budget(
     expected incremental value of a (person, offer) pair is uplift * value. This is a
     multiple-choice knapsack; we solve it greedily: pairs with positive value (more than their
     cost if ``require_profit``) are taken in decreasing value-per-cost order whenever the person
-    has no offer yet and the offer still fits the remaining budget. Greedy is optimal when the
-    costs are equal and within one item of optimal otherwise, and it runs in n log n.
+    has no offer yet and the offer still fits the remaining budget. With one offer and equal
+    costs this is optimal; otherwise it is a fast heuristic (n log n), not a guaranteed optimum.
     """
     uplift = np.asarray(uplift, dtype=np.float64)
     if uplift.ndim == 1:

@@ -35,7 +35,9 @@ def normalize_category(value: str) -> str:
 
 
 class ItemSerializer(RefuseUnknownFieldsMixin, serializers.ModelSerializer):
-    item_id = serializers.CharField(source="external_id", max_length=255, required=False)
+    item_id = serializers.CharField(
+        source="external_id", max_length=255, required=False, trim_whitespace=False
+    )
     category = serializers.CharField(
         max_length=255,
         required=False,
@@ -93,7 +95,9 @@ class ItemSerializer(RefuseUnknownFieldsMixin, serializers.ModelSerializer):
 
 
 class UserSerializer(RefuseUnknownFieldsMixin, serializers.ModelSerializer):
-    user_id = serializers.CharField(source="external_id", max_length=255, required=False)
+    user_id = serializers.CharField(
+        source="external_id", max_length=255, required=False, trim_whitespace=False
+    )
     segments = serializers.ListField(
         child=serializers.CharField(max_length=100), max_length=100, required=False
     )

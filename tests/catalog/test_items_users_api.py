@@ -223,3 +223,11 @@ def test_delete_user_erases_their_events_and_tells_listeners(
     assert list(User.objects.values_list("external_id", flat=True)) == ["bob"]
     assert list(Interaction.objects.values_list("user__external_id", flat=True)) == ["bob"]
     assert signal_log == [("user_erased", "alice")]
+
+
+def test_ids_are_kept_verbatim_including_spaces(write_client, read_client):
+    created = write_client.put("/api/v1/users/%20padded%20", {"segments": ["a"]})
+
+    assert created.status_code == 201
+    assert created.json()["user_id"] == " padded "
+    assert read_client.get("/api/v1/users/%20padded%20").json()["segments"] == ["a"]

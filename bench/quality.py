@@ -1,0 +1,326 @@
+"""Top-N quality on MovieLens-100k under microsoft/recommenders' protocol, ours against peers.
+
+Protocol: stratified random 75/25 split per user (seed 42), every rating is a relevant
+interaction (binary), items seen in train are removed, k = 10. Every model, ours or a peer's, gets
+the same tuning budget: at most ``--trials`` points of its grid, each fitted on a validation split
+carved from the training part (75/25 again) and scored there, never on the test split. The best
+point is refitted on the whole training part and scored once on test.
+
+Run ``make bench-quality`` (or ``.venv/bin/python bench/quality.py``); the table goes to stdout
+and to bench/RESULTS.md under "## Quality (bench-quality)". LightFM is optional: install it with
+``bench/install_lightfm.sh`` (plain ``pip install lightfm`` fails to build on this Python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import ml.models  # noqa: E402, F401  (registers every model)
+from ml.base import MODEL_REGISTRY, top_n  # noqa: E402
+from ml.datasets.movielens import load_movielens_100k  # noqa: E402
+from ml.evaluation import fit_and_evaluate, markdown_table, tune  # noqa: E402
+from ml.splits import aligned_matrices, stratified_split, stratified_split_matrix  # noqa: E402
+
+SEED = 42
+K = 10
+RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Quality (bench-quality)"
+
+# Grids searched on the validation split. Each gets at most --trials fits (sampled, seeded).
+OUR_GRIDS: dict[str, dict[str, list[Any]]] = {
+    "popularity": {},
+    "itemknn": {
+        "similarity": ["cosine", "jaccard"],
+        "neighbours": [50, 100, 200],
+        "shrink": [0.0, 10.0],
+    },
+    "rp3beta": {"alpha": [0.6, 0.8, 1.0], "beta": [0.2, 0.3, 0.4], "neighbours": [100, 200]},
+    "ease": {"l2": [200.0, 400.0, 800.0], "dropout": [0.0, 0.25, 0.5]},
+    "bpr": {
+        "factors": [64, 128],
+        "learning_rate": [0.005, 0.01],
+        "l2": [1e-4, 1e-3],
+        "epochs": [40],
+    },
+    "two_tower": {
+        "temperature": [0.1, 0.2, 0.3],
+        "learning_rate": [0.005, 0.01],
+        "batch_size": [1024],
+        "epochs": [12],
+    },
+    "neumf": {
+        "learning_rate": [0.001, 0.003],
+        "gmf_dim": [16, 32],
+        "negatives": [4],
+        "epochs": [8],
+    },
+}
+# Members of the blend: each with the parameters its own tuning found best.
+ENSEMBLE_MEMBERS = ("ease", "rp3beta", "itemknn", "two_tower")
+
+PEER_GRIDS: dict[str, dict[str, list[Any]]] = {
+    "implicit ALS": {
+        "factors": [64, 128],
+        "regularization": [10.0, 20.0, 40.0],
+        "alpha": [1.0, 2.0, 4.0],
+    },
+    "implicit BPR": {
+        "factors": [64, 128],
+        "learning_rate": [0.01, 0.05],
+        "regularization": [0.001, 0.01],
+        "iterations": [100, 300],
+    },
+    "LightFM WARP": {
+        "no_components": [64],
+        "learning_rate": [0.03, 0.05],
+        "item_alpha": [0.0, 1e-6],
+        "epochs": [30, 60],
+    },
+}
+
+
+class ImplicitPeer:
+    """implicit's ALS or BPR behind the ``fit`` / ``recommend`` calls ml.evaluation makes."""
+
+    def __init__(self, kind: str, **params: Any):
+        from implicit.cpu.als import AlternatingLeastSquares
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        cls = AlternatingLeastSquares if kind == "als" else BayesianPersonalizedRanking
+        self.model = cls(random_state=SEED, **params)
+
+    def fit(self, train: sp.csr_matrix, validation: sp.csr_matrix | None = None):
+        self.model.fit(sp.csr_matrix(train), show_progress=False)
+        return self
+
+    def recommend(self, users, user_items, n=10, filter_seen=True):
+        return self.model.recommend(
+            np.asarray(users),
+            sp.csr_matrix(user_items),
+            N=n,
+            filter_already_liked_items=filter_seen,
+        )
+
+
+class LightFMPeer:
+    """LightFM with the WARP loss; scores every item per user and drops seen ones."""
+
+    def __init__(self, epochs: int = 30, **params: Any):
+        from lightfm import LightFM
+
+        self.epochs = epochs
+        self.model = LightFM(loss="warp", random_state=SEED, **params)
+
+    def fit(self, train: sp.csr_matrix, validation: sp.csr_matrix | None = None):
+        self.model.fit(sp.coo_matrix(train), epochs=self.epochs, num_threads=os.cpu_count() or 1)
+        self.n_items = train.shape[1]
+        return self
+
+    def recommend(self, users, user_items, n=10, filter_seen=True):
+        users = np.asarray(users, dtype=np.int32)
+        items = np.arange(self.n_items, dtype=np.int32)
+        scores = self.model.predict(
+            np.repeat(users, self.n_items), np.tile(items, len(users)), num_threads=1
+        ).reshape(len(users), self.n_items)
+        if filter_seen:
+            rows, cols = sp.csr_matrix(user_items).nonzero()
+            scores[rows, cols] = -np.inf
+        return top_n(scores.astype(np.float32), n)
+
+
+def peer_factory(name: str):
+    if name == "implicit ALS":
+        return lambda **p: ImplicitPeer("als", **p)
+    if name == "implicit BPR":
+        return lambda **p: ImplicitPeer("bpr", **p)
+    return lambda **p: LightFMPeer(**p)
+
+
+def our_factory(name: str):
+    return lambda **p: MODEL_REGISTRY[name](**p)
+
+
+def load_data() -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
+    """(train, test, train part of train, validation part of train), all binary."""
+    data = load_movielens_100k()
+    train_log, test_log = stratified_split(data.interactions, ratio=0.75, seed=SEED)
+    matrices = aligned_matrices(train_log, test_log, binary=True)
+    fit_part, validation = stratified_split_matrix(matrices.train, ratio=0.75, seed=SEED + 1)
+    return matrices.train, matrices.test, fit_part, validation
+
+
+def tuned_row(name, factory, grid, data, trials: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tune on validation, refit the best on the whole train part, evaluate on test."""
+    train, test, fit_part, validation = data
+    started = time.perf_counter()
+    if grid:
+        result = tune(
+            factory,
+            grid,
+            fit_part,
+            validation,
+            metric=f"ndcg@{K}",
+            max_trials=trials,
+            seed=SEED,
+            pass_validation_to_fit=False,
+        )
+        best, val_score = result.best_params, result.best_score
+    else:
+        best, val_score = {}, None
+    tuning_seconds = time.perf_counter() - started
+    row = fit_and_evaluate(factory(**best), train, test, k=K, name=name)
+    row.update(params=best, val_ndcg=val_score, tuning_seconds=tuning_seconds)
+    print(
+        f"  {name:<14} val NDCG@{K} {val_score if val_score is None else round(val_score, 4)} "
+        f"test NDCG@{K} {row[f'ndcg@{K}']:.4f} fit {row['fit_seconds']:.1f}s "
+        f"(tuning {tuning_seconds:.0f}s) {best}",
+        flush=True,
+    )
+    return row, best
+
+
+def ensemble_row(best_params: dict[str, dict[str, Any]], data) -> dict[str, Any]:
+    """Blend weights chosen on validation (members fitted on the train part), then refit."""
+    train, test, fit_part, validation = data
+    members = [[name, best_params[name]] for name in ENSEMBLE_MEMBERS if name in best_params]
+    started = time.perf_counter()
+    tuner = MODEL_REGISTRY["ensemble"](members=members)
+    tuner.fit(fit_part, validation=validation)
+    weights = tuner.weights_.tolist()
+    tuning_seconds = time.perf_counter() - started
+    final = MODEL_REGISTRY["ensemble"](members=members, weights=weights, tune_weights=False)
+    row = fit_and_evaluate(final, train, test, k=K, name="ensemble")
+    described = {name: round(w, 2) for (name, _), w in zip(members, weights, strict=True)}
+    row.update(params={"weights": described}, val_ndcg=tuner.history.last("val_ndcg@10"))
+    row["tuning_seconds"] = tuning_seconds
+    print(
+        f"  ensemble       val NDCG@{K} {row['val_ndcg']:.4f} test NDCG@{K} "
+        f"{row[f'ndcg@{K}']:.4f} fit {row['fit_seconds']:.1f}s weights {described}",
+        flush=True,
+    )
+    return row
+
+
+def write_results(table: str, notes: list[str], command: str) -> None:
+    """Replace (or add) this benchmark's section of bench/RESULTS.md, leaving the others alone."""
+    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{os.cpu_count()} CPU cores, no GPU, {platform.platform()}"
+    body = "\n".join(
+        [
+            SECTION,
+            "",
+            f"- date: {today}",
+            f"- machine: {machine} (shared with other jobs while it ran; timings are noisy)",
+            f"- command: `{command}`",
+            "",
+            table,
+            "",
+            *[f"- {note}" for note in notes],
+            "",
+        ]
+    )
+    text = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n\n"
+    start = text.find(SECTION)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + body
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + body + (text[end + 1 :] if end != -1 else "")
+    RESULTS_FILE.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=8, help="grid points per model (default 8)")
+    parser.add_argument("--models", help="comma-separated subset (ours and peers), for quick runs")
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    parser.add_argument("--no-families", action="store_true", help="skip quality_families.py")
+    args = parser.parse_args(argv)
+    wanted = set(args.models.split(",")) if args.models else None
+
+    data = load_data()
+    print(
+        f"MovieLens-100k: train {data[0].nnz} / test {data[1].nnz} ratings, "
+        f"{data[0].shape[0]} users x {data[0].shape[1]} items; "
+        f"validation carved from train: {data[2].nnz} / {data[3].nnz}",
+        flush=True,
+    )
+    notes = [
+        f"Stratified 75/25 split per user (seed {SEED}); all ratings relevant; seen items removed; "
+        f"k = {K}. Tuning: at most {args.trials} grid points per model on a 75/25 validation "
+        "split of the training part; the best point refitted on all of train, scored once on test.",
+        "fit s = the final fit on the training part; predict s = top-10 for every test user.",
+    ]
+    rows, best_params = [], {}
+    for name, grid in OUR_GRIDS.items():
+        if wanted is None or name in wanted:
+            row, best_params[name] = tuned_row(name, our_factory(name), grid, data, args.trials)
+            rows.append(row)
+    if wanted is None or "ensemble" in wanted:
+        rows.append(ensemble_row(best_params, data))
+    for name, grid in PEER_GRIDS.items():
+        if wanted is not None and name not in wanted:
+            continue
+        if name == "LightFM WARP" and importlib.util.find_spec("lightfm") is None:
+            notes.append("LightFM WARP: not installed (run bench/install_lightfm.sh), no row.")
+            continue
+        rows.append(tuned_row(name, peer_factory(name), grid, data, args.trials)[0])
+
+    for row in rows:
+        row["params"] = ", ".join(f"{k}={v}" for k, v in sorted(row["params"].items()))
+    columns = [
+        "model",
+        f"map@{K}",
+        f"ndcg@{K}",
+        f"precision@{K}",
+        f"recall@{K}",
+        f"coverage@{K}",
+        ("fit_seconds", "train s"),
+        ("predict_seconds", "predict s"),
+        ("val_ndcg", "val NDCG@10"),
+        ("params", "tuned params"),
+    ]
+    table = markdown_table(rows, columns)
+    ours = [r for r in rows if r["model"] not in PEER_GRIDS]
+    peers = [r for r in rows if r["model"] in PEER_GRIDS]
+    if ours and peers:
+        best_ours = max(ours, key=lambda r: r[f"ndcg@{K}"])
+        best_peer = max(peers, key=lambda r: r[f"ndcg@{K}"])
+        lift = best_ours[f"ndcg@{K}"] / best_peer[f"ndcg@{K}"] - 1.0
+        notes.append(
+            f"Best of ours: {best_ours['model']} {best_ours[f'ndcg@{K}']:.4f} NDCG@10; best peer: "
+            f"{best_peer['model']} {best_peer[f'ndcg@{K}']:.4f}; difference {lift:+.1%} "
+            "(goal: >= 0.507 and >= +5%)."
+        )
+    print()
+    print(table)
+    print()
+    print("\n".join(f"- {note}" for note in notes))
+    if not args.no_write and wanted is None:
+        write_results(table, notes, "make bench-quality")
+    path = ROOT / "bench" / "quality_families.py"
+    if not args.no_families and wanted is None and path.exists():
+        spec = importlib.util.spec_from_file_location("quality_families", path)
+        families = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(families)
+        families.main()
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -40,3 +40,23 @@ def test_unreachable_cache_is_503_naming_the_cache(api_client, settings):
 
     assert response.status_code == 503
     assert response.json()["detail"] == "down: cache"
+
+
+def test_schema_and_docs_are_served_without_a_key(api_client):
+    schema = api_client.get("/api/schema/?format=json")
+    docs = api_client.get("/api/docs/")
+
+    assert schema.status_code == docs.status_code == 200
+    spec = schema.json()
+    assert spec["components"]["securitySchemes"]["ApiKeyAuth"]["name"] == "Authorization"
+    assert {"/api/v1/events", "/api/v1/items/{item_id}", "/api/v1/users/batch"} <= set(
+        spec["paths"]
+    )
+    assert "swagger" in docs.content.decode().lower()
+
+
+def test_unknown_api_urls_answer_json_404(api_client):
+    response = api_client.get("/api/v1/no-such-thing")
+
+    assert response.status_code == 404
+    assert "/api/docs/" in response.json()["detail"]

@@ -188,7 +188,7 @@ class NodeEmbedding(LinkPredictor):
             "epochs": 20,
             "batch_size": 1024,
             "learning_rate": 0.01,
-            "l2": 1e-6,
+            "l2": 1e-4,
             "seed": 0,
         }
 
@@ -212,7 +212,7 @@ class NodeEmbedding(LinkPredictor):
                 eu, ev = tf.gather(vectors, u), tf.gather(vectors, v)
                 logit = tf.reduce_sum(eu * ev, axis=1) + tf.gather(biases, u) + tf.gather(biases, v)
                 loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(label, logit))
-                loss += p["l2"] * (tf.reduce_sum(eu * eu) + tf.reduce_sum(ev * ev))
+                loss += p["l2"] * tf.reduce_mean(tf.reduce_sum(eu * eu + ev * ev, axis=1))
             variables = [vectors, biases]
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             return loss

@@ -431,6 +431,28 @@ class HybridMatcher(TextMatcher):
         if validation is not None:
             self.weight = self._tune_weight(*validation)
 
+    @classmethod
+    def from_parts(
+        cls, bm25: BM25Matcher, encoder: DualEncoderMatcher, validation=None
+    ) -> HybridMatcher:
+        """Fuse two matchers already fitted on the same questions (no retraining); with
+        ``validation`` = (queries, answer ids) the weight is tuned as in ``fit``."""
+        for part in (bm25, encoder):
+            part._require_fitted()
+        if bm25.answers != encoder.answers or not np.array_equal(
+            bm25.doc_answer, encoder.doc_answer
+        ):
+            raise ValueError("bm25 and encoder must be fitted on the same questions and answers")
+        model = cls(bm25=bm25.params, encoder=encoder.params)
+        model.answers, model.doc_answer = list(encoder.answers), encoder.doc_answer
+        model.bm25, model.encoder = bm25, encoder
+        model.history = type(model.history)(encoder.history.to_dict())
+        model.weight = float(model.params["weight"])
+        if validation is not None:
+            model.weight = model._tune_weight(*validation)
+        model.fitted = True
+        return model
+
     def _tune_weight(self, queries, expected) -> float:
         dense, lexical = self.encoder.answer_scores(queries), self._scaled_bm25(queries)
         position = {a: i for i, a in enumerate(self.answers)}

@@ -164,3 +164,14 @@ def test_bm25_on_a_slice_of_banking77():
     model = BM25Matcher().fit(data.train_texts[::4], data.train_labels[::4])
     ids, _ = model.match(data.test_texts[::10], k=3)
     assert accuracy_at_1(ids, data.test_labels[::10]) > 0.6
+
+
+def test_hybrid_from_parts_matches_fitted_hybrid(data, hybrid):
+    _, valid = data
+    fused = HybridMatcher.from_parts(hybrid.bm25, hybrid.encoder, validation=valid)
+    assert fused.weight == hybrid.weight
+    for got, expected in zip(fused.match(valid[0], 3), hybrid.match(valid[0], 3), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    other = BM25Matcher().fit(["x y", "z w"], [1, 2])
+    with pytest.raises(ValueError, match="same questions"):
+        HybridMatcher.from_parts(other, hybrid.encoder)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 
+from catalog.bulk import insert_interactions, pks_by_external_id
 from catalog.exceptions import BatchValidationError
 from catalog.models import EventType, Interaction, Item, User
 from catalog.signals import events_ingested
@@ -235,11 +236,7 @@ def ingest(rows: list, create_missing_items: bool, now: datetime) -> IngestResul
     """Validate the whole batch, then store it in one transaction; raise on any bad row."""
     event_types = set(EventType.objects.order_by().values_list("name", flat=True))
     events, errors = validate_rows(rows, event_types, now)
-    item_pks = dict(
-        Item.objects.filter(external_id__in={event.item_id for event in events})
-        .order_by()
-        .values_list("external_id", "pk")
-    )
+    item_pks = pks_by_external_id(Item, {event.item_id for event in events})
     if not create_missing_items:
         errors += [
             {
@@ -258,51 +255,41 @@ def ingest(rows: list, create_missing_items: bool, now: datetime) -> IngestResul
         raise BatchValidationError(errors)
 
     with transaction.atomic():
-        fresh = _drop_duplicates(events)
+        fresh = _first_of_each_event_id(events)
         user_pks = _resolve_or_create(User, {event.user_id for event in fresh})
         missing_items = {event.item_id for event in fresh} - item_pks.keys()
         if missing_items:
             item_pks.update(_resolve_or_create(Item, missing_items))
-        Interaction.objects.bulk_create(
+        accepted = insert_interactions(
             [
-                Interaction(
-                    user_id=user_pks[event.user_id],
-                    item_id=item_pks[event.item_id],
-                    event_type=event.type,
-                    value=event.value,
-                    timestamp=event.timestamp,
-                    context=event.context,
-                    recommendation_id=event.recommendation_id,
-                    event_id=event.event_id,
+                (
+                    user_pks[event.user_id],
+                    item_pks[event.item_id],
+                    event.type,
+                    event.value,
+                    event.timestamp,
+                    event.context,
+                    event.recommendation_id,
+                    event.event_id,
                 )
                 for event in fresh
             ],
-            batch_size=1000,
-            # A concurrent request may store the same event_id between our check and insert.
-            ignore_conflicts=True,
+            created_at=now,
         )
-        if fresh and events_ingested.has_listeners():
+        if accepted and events_ingested.has_listeners():
             user_ids = sorted({event.user_id for event in fresh})
             item_ids = sorted({event.item_id for event in fresh})
             transaction.on_commit(
                 lambda: events_ingested.send(
-                    sender=Interaction, user_ids=user_ids, item_ids=item_ids, count=len(fresh)
+                    sender=Interaction, user_ids=user_ids, item_ids=item_ids, count=accepted
                 )
             )
-    return IngestResult(accepted=len(fresh), duplicates=len(events) - len(fresh))
+    return IngestResult(accepted=accepted, duplicates=len(events) - accepted)
 
 
-def _drop_duplicates(events: list[ValidEvent]) -> list[ValidEvent]:
-    """Keep the first event of each event_id, and none whose event_id is already stored."""
-    event_ids = {event.event_id for event in events if event.event_id is not None}
-    if not event_ids:
-        return events
-    seen = set(
-        Interaction.objects.filter(event_id__in=event_ids)
-        .order_by()
-        .values_list("event_id", flat=True)
-    )
-    fresh = []
+def _first_of_each_event_id(events: list[ValidEvent]) -> list[ValidEvent]:
+    """Drop later repeats of an event_id within the batch (events without one all stay)."""
+    seen, fresh = set(), []
     for event in events:
         if event.event_id is None:
             fresh.append(event)
@@ -314,7 +301,7 @@ def _drop_duplicates(events: list[ValidEvent]) -> list[ValidEvent]:
 
 def _resolve_or_create(model, external_ids: set[str]) -> dict[str, int]:
     """Map external ids to primary keys, creating the missing rows (race-safe)."""
-    pks = dict(model.objects.filter(external_id__in=external_ids).values_list("external_id", "pk"))
+    pks = pks_by_external_id(model, external_ids)
     missing = external_ids - pks.keys()
     if missing:
         model.objects.bulk_create(
@@ -322,5 +309,5 @@ def _resolve_or_create(model, external_ids: set[str]) -> dict[str, int]:
             batch_size=1000,
             ignore_conflicts=True,
         )
-        pks.update(model.objects.filter(external_id__in=missing).values_list("external_id", "pk"))
+        pks.update(pks_by_external_id(model, missing))
     return pks

@@ -94,14 +94,21 @@ class EventType(models.Model):
 class Interaction(models.Model):
     """One event: user did ``event_type`` to item at ``timestamp``."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="interactions")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="interactions")
+    # No single-column FK indexes: the (user, -timestamp) and (item, timestamp) indexes below lead
+    # with the same columns, and every extra index slows ingestion.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
+    item = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="interactions", db_index=False
+    )
     event_type = models.CharField(max_length=32)
     value = models.FloatField(null=True, blank=True)
     timestamp = models.DateTimeField()
     context = models.JSONField(default=dict, blank=True)
-    recommendation_id = models.CharField(max_length=64, blank=True, db_index=True)
-    event_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    recommendation_id = models.CharField(max_length=64, blank=True)
+    # NULL, not "", for "no event id": NULLs never collide under the unique constraint.
+    event_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -110,6 +117,13 @@ class Interaction(models.Model):
             # "events of user X, newest first" and "events of item Y in a time window".
             models.Index(fields=["user", "-timestamp"], name="interaction_user_time"),
             models.Index(fields=["item", "timestamp"], name="interaction_item_time"),
+            # Attribution: events that quote a recommendation.
+            models.Index(fields=["recommendation_id"], name="interaction_recommendation"),
+        ]
+        # Declared here rather than with unique=True / db_index=True, which on PostgreSQL
+        # also build a second, LIKE-pattern index that nothing uses.
+        constraints = [
+            models.UniqueConstraint(fields=["event_id"], name="interaction_unique_event_id"),
         ]
 
     def __str__(self):

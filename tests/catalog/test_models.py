@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from catalog.bulk import INTERACTION_COLUMNS
 from catalog.models import ApiKey, EventType, Interaction, Item, User, hash_api_key
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -88,3 +89,9 @@ def test_interaction_indexes_serve_user_newest_first_and_item_time_window():
     assert constraints["interaction_user_time"]["orders"] == ["ASC", "DESC"]
     assert constraints["interaction_item_time"]["columns"] == ["item_id", "timestamp"]
     assert constraints["interaction_item_time"]["orders"] == ["ASC", "ASC"]
+
+
+def test_raw_interaction_insert_writes_every_column_but_the_key():
+    columns = {field.column for field in Interaction._meta.concrete_fields if not field.primary_key}
+
+    assert set(INTERACTION_COLUMNS) == columns

@@ -20,6 +20,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,13 @@ if str(ROOT) not in sys.path:
 
 import ml.models  # noqa: E402, F401  (registers every model)
 from ml.base import MODEL_REGISTRY, top_n  # noqa: E402
+from ml.data import Interactions  # noqa: E402
 from ml.datasets.movielens import load_movielens_100k  # noqa: E402
 from ml.evaluation import fit_and_evaluate, markdown_table, tune  # noqa: E402
 from ml.splits import aligned_matrices, stratified_split, stratified_split_matrix  # noqa: E402
 
 SEED = 42
+VALIDATION_RATIO = 0.75  # share of each user's training items kept to fit during tuning
 K = 10
 RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Quality (bench-quality)"
@@ -63,6 +66,7 @@ OUR_GRIDS: dict[str, dict[str, list[Any]]] = {
         "batch_size": [1024],
         "epochs": [12],
     },
+    "seqknn": {"window": [3, 10, 30], "decay": [0.8, 0.9], "exponent": [0.5]},
     "neumf": {
         "learning_rate": [0.001, 0.003],
         "gmf_dim": [16, 32],
@@ -71,7 +75,9 @@ OUR_GRIDS: dict[str, dict[str, list[Any]]] = {
     },
 }
 # Members of the blend: each with the parameters its own tuning found best.
-ENSEMBLE_MEMBERS = ("ease", "rp3beta", "itemknn", "two_tower")
+ENSEMBLE_MEMBERS = ("ease", "rp3beta", "itemknn", "two_tower", "seqknn")
+# Models that read the interaction values as event times rather than weights.
+TIMED_MODELS = {"seqknn"}
 
 PEER_GRIDS: dict[str, dict[str, list[Any]]] = {
     "implicit ALS": {
@@ -155,25 +161,52 @@ def our_factory(name: str):
     return lambda **p: MODEL_REGISTRY[name](**p)
 
 
-def load_data() -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
-    """(train, test, train part of train, validation part of train), all binary."""
-    data = load_movielens_100k()
-    train_log, test_log = stratified_split(data.interactions, ratio=0.75, seed=SEED)
+@dataclass
+class Splits:
+    """Binary matrices for every model, and the same cells holding event times for seqknn."""
+
+    train: sp.csr_matrix
+    test: sp.csr_matrix
+    fit_part: sp.csr_matrix
+    validation: sp.csr_matrix
+    train_times: sp.csr_matrix
+    fit_part_times: sp.csr_matrix
+
+    def inputs(self, timed: bool) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(whole train part, train part of train) as the model reads them."""
+        if timed:
+            return self.train_times, self.fit_part_times
+        return self.train, self.fit_part
+
+
+def load_data(validation_ratio: float = VALIDATION_RATIO) -> Splits:
+    """The test split, the validation split carved from train, and event-time twins."""
+    log = load_movielens_100k().interactions
+    train_log, test_log = stratified_split(log, ratio=0.75, seed=SEED)
     matrices = aligned_matrices(train_log, test_log, binary=True)
-    fit_part, validation = stratified_split_matrix(matrices.train, ratio=0.75, seed=SEED + 1)
-    return matrices.train, matrices.test, fit_part, validation
+    fit_part, validation = stratified_split_matrix(
+        matrices.train, ratio=validation_ratio, seed=SEED + 1
+    )
+    # Minutes since the first event, plus one: positive and exact in float32.
+    minutes = (train_log.timestamps - log.timestamps.min()) / 60.0 + 1.0
+    timed_log = Interactions(train_log.user_ids, train_log.item_ids, minutes, train_log.timestamps)
+    train_times, _, _ = timed_log.to_matrix(matrices.users, matrices.items)
+    fit_part_times = sp.csr_matrix(train_times.multiply(fit_part > 0), dtype=np.float32)
+    return Splits(matrices.train, matrices.test, fit_part, validation, train_times, fit_part_times)
 
 
-def tuned_row(name, factory, grid, data, trials: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def tuned_row(
+    name: str, factory, grid, data: Splits, trials: int, timed: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Tune on validation, refit the best on the whole train part, evaluate on test."""
-    train, test, fit_part, validation = data
+    train, fit_part = data.inputs(timed)
     started = time.perf_counter()
     if grid:
         result = tune(
             factory,
             grid,
             fit_part,
-            validation,
+            data.validation,
             metric=f"ndcg@{K}",
             max_trials=trials,
             seed=SEED,
@@ -183,7 +216,7 @@ def tuned_row(name, factory, grid, data, trials: int) -> tuple[dict[str, Any], d
     else:
         best, val_score = {}, None
     tuning_seconds = time.perf_counter() - started
-    row = fit_and_evaluate(factory(**best), train, test, k=K, name=name)
+    row = fit_and_evaluate(factory(**best), train, data.test, k=K, name=name)
     row.update(params=best, val_ndcg=val_score, tuning_seconds=tuning_seconds)
     print(
         f"  {name:<14} val NDCG@{K} {val_score if val_score is None else round(val_score, 4)} "
@@ -194,18 +227,24 @@ def tuned_row(name, factory, grid, data, trials: int) -> tuple[dict[str, Any], d
     return row, best
 
 
-def ensemble_row(best_params: dict[str, dict[str, Any]], data) -> dict[str, Any]:
-    """Blend weights chosen on validation (members fitted on the train part), then refit."""
-    train, test, fit_part, validation = data
-    members = [[name, best_params[name]] for name in ENSEMBLE_MEMBERS if name in best_params]
+def ensemble_row(best_params: dict[str, dict[str, Any]], data: Splits) -> dict[str, Any]:
+    """Blend weights chosen on validation (members fitted on the train part), then refit.
+
+    The ensemble reads event times (for seqknn); every other member sees them as 1.0.
+    """
+    members = [
+        [name, best_params[name]] + ([] if name in TIMED_MODELS else ["binary"])
+        for name in ENSEMBLE_MEMBERS
+        if name in best_params
+    ]
     started = time.perf_counter()
     tuner = MODEL_REGISTRY["ensemble"](members=members)
-    tuner.fit(fit_part, validation=validation)
+    tuner.fit(data.fit_part_times, validation=data.validation)
     weights = tuner.weights_.tolist()
     tuning_seconds = time.perf_counter() - started
     final = MODEL_REGISTRY["ensemble"](members=members, weights=weights, tune_weights=False)
-    row = fit_and_evaluate(final, train, test, k=K, name="ensemble")
-    described = {name: round(w, 2) for (name, _), w in zip(members, weights, strict=True)}
+    row = fit_and_evaluate(final, data.train_times, data.test, k=K, name="ensemble")
+    described = {member[0]: round(w, 2) for member, w in zip(members, weights, strict=True)}
     row.update(params={"weights": described}, val_ndcg=tuner.history.last("val_ndcg@10"))
     row["tuning_seconds"] = tuning_seconds
     print(
@@ -248,28 +287,40 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=8, help="grid points per model (default 8)")
     parser.add_argument("--models", help="comma-separated subset (ours and peers), for quick runs")
+    parser.add_argument(
+        "--validation-ratio",
+        type=float,
+        default=VALIDATION_RATIO,
+        help=f"train share of the validation split carved from train (default {VALIDATION_RATIO})",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     parser.add_argument("--no-families", action="store_true", help="skip quality_families.py")
     args = parser.parse_args(argv)
     wanted = set(args.models.split(",")) if args.models else None
 
-    data = load_data()
+    data = load_data(args.validation_ratio)
     print(
-        f"MovieLens-100k: train {data[0].nnz} / test {data[1].nnz} ratings, "
-        f"{data[0].shape[0]} users x {data[0].shape[1]} items; "
-        f"validation carved from train: {data[2].nnz} / {data[3].nnz}",
+        f"MovieLens-100k: train {data.train.nnz} / test {data.test.nnz} ratings, "
+        f"{data.train.shape[0]} users x {data.train.shape[1]} items; "
+        f"validation carved from train: {data.fit_part.nnz} / {data.validation.nnz}",
         flush=True,
     )
+    kept = round(100 * args.validation_ratio)
     notes = [
         f"Stratified 75/25 split per user (seed {SEED}); all ratings relevant; seen items removed; "
-        f"k = {K}. Tuning: at most {args.trials} grid points per model on a 75/25 validation "
-        "split of the training part; the best point refitted on all of train, scored once on test.",
-        "fit s = the final fit on the training part; predict s = top-10 for every test user.",
+        f"k = {K}. Tuning: at most {args.trials} grid points per model on a {kept}/{100 - kept} "
+        "validation split of the training part; the best point refitted on all of train, scored "
+        "once on test. The ensemble's blend weights are chosen on the same validation split.",
+        "train s = the final fit on the training part; predict s = top-10 for every test user. "
+        "seqknn (and the ensemble, for its seqknn member) reads event times instead of 1.0.",
     ]
     rows, best_params = [], {}
     for name, grid in OUR_GRIDS.items():
         if wanted is None or name in wanted:
-            row, best_params[name] = tuned_row(name, our_factory(name), grid, data, args.trials)
+            timed = name in TIMED_MODELS
+            row, best_params[name] = tuned_row(
+                name, our_factory(name), grid, data, args.trials, timed
+            )
             rows.append(row)
     if wanted is None or "ensemble" in wanted:
         rows.append(ensemble_row(best_params, data))

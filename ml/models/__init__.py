@@ -12,5 +12,6 @@ from ml.models import (
     neumf,  # noqa: F401
     popularity,  # noqa: F401
     rp3beta,  # noqa: F401
+    seqknn,  # noqa: F401
     two_tower,  # noqa: F401
 )

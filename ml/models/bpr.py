@@ -73,7 +73,7 @@ class BPR(Recommender):
         variables = [user_emb.embeddings, item_emb.embeddings, item_bias.embeddings]
         optimizer = keras.optimizers.Adam(learning_rate=self.params["learning_rate"])
 
-        @tf.function
+        @tf.function(reduce_retracing=True)
         def train_step(users, positives, negatives):
             with tf.GradientTape() as tape:
                 u, p, n = user_emb(users), item_emb(positives), item_emb(negatives)

@@ -5,6 +5,10 @@ scores are standardised per user (zero mean, unit spread over the catalog) befor
 sum. When ``validation`` is given and ``tune_weights`` is on, the weights are chosen by coordinate
 ascent on validation NDCG@10, one member at a time, over ``WEIGHT_STEPS``; the rounds are the
 history. Saved as each member's own arrays under a ``m<index>.`` prefix: still no pickle.
+
+A member is ``[name, params]`` or ``[name, params, "binary"]``: the latter sees the interaction
+values as 1.0, so weight-sensitive models (EASE) can sit beside one whose values mean something
+else (``seqknn`` reads them as event times).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ml.base import MODEL_REGISTRY, Recommender, register
 from ml.history import TrainingHistory
@@ -26,6 +31,15 @@ def standardise(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float32)
     spread = scores.std(axis=1, keepdims=True)
     return (scores - scores.mean(axis=1, keepdims=True)) / np.maximum(spread, 1e-12)
+
+
+def as_input(matrix: sp.csr_matrix, binary: bool) -> sp.csr_matrix:
+    """The matrix a member sees: as given, or with every stored value set to 1."""
+    if not binary:
+        return matrix
+    ones = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    ones.data[:] = 1.0
+    return ones
 
 
 @register
@@ -46,8 +60,11 @@ class Ensemble(Recommender):
             raise ValueError("an ensemble needs at least one member")
         built = []
         for entry in members:
-            if len(entry) != 2 or entry[0] not in MODEL_REGISTRY:
-                raise ValueError(f"ensemble member {entry!r} must be [registered name, params]")
+            valid_input = len(entry) == 2 or (len(entry) == 3 and entry[2] == "binary")
+            if not valid_input or entry[0] not in MODEL_REGISTRY:
+                raise ValueError(
+                    f"ensemble member {entry!r} must be [registered name, params(, 'binary')]"
+                )
             model = MODEL_REGISTRY[entry[0]](**entry[1])
             if not isinstance(model, Recommender) or isinstance(model, Ensemble):
                 raise ValueError(f"ensemble member {entry[0]!r} must be a top-N recommender")
@@ -61,12 +78,16 @@ class Ensemble(Recommender):
         self.members = self._build_members()
         weights = self.params["weights"] or [1.0] * len(self.members)
         self.weights_ = np.asarray(weights, dtype=np.float32)
-        for member in self.members:
-            member.fit(matrix, user_features, item_features, validation)
+        self.binary_inputs = [len(entry) == 3 for entry in self.params["members"]]
+        for member, binary in zip(self.members, self.binary_inputs, strict=True):
+            member.fit(as_input(matrix, binary), user_features, item_features, validation)
         if validation is None:
             return
         users = np.flatnonzero(np.diff(validation.indptr) > 0)
-        parts = [standardise(m._score(users, matrix[users])) for m in self.members]
+        parts = [
+            standardise(self._member_scores(index, users, matrix[users]))
+            for index in range(len(self.members))
+        ]
 
         def blend_score(weights: np.ndarray) -> float:
             blended = sum(w * part for w, part in zip(weights, parts, strict=True))
@@ -93,11 +114,15 @@ class Ensemble(Recommender):
             if not improved:
                 break
 
+    def _member_scores(self, index: int, users: np.ndarray, user_items) -> np.ndarray:
+        rows = as_input(user_items, self.binary_inputs[index])
+        return self.members[index]._score(users, rows)
+
     def _score(self, users, user_items) -> np.ndarray:
         total = np.zeros((len(users), self.n_items), np.float32)
-        for weight, member in zip(self.weights_, self.members, strict=True):
+        for index, weight in enumerate(self.weights_):
             if weight:
-                total += weight * standardise(member._score(users, user_items))
+                total += weight * standardise(self._member_scores(index, users, user_items))
         return total
 
     def _get_state(self):
@@ -129,5 +154,6 @@ class Ensemble(Recommender):
             member.fitted = True
             self.members.append(member)
         self.weights_ = np.asarray(meta["weights"], dtype=np.float32)
+        self.binary_inputs = [len(entry) == 3 for entry in self.params["members"]]
         self.n_users = int(meta["n_users"])
         self.n_items = self.members[0].n_items

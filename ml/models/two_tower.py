@@ -108,7 +108,7 @@ class TwoTower(Recommender):
         task = RetrievalTask(float(self.params["temperature"]), log_q)
         optimizer = keras.optimizers.Adam(learning_rate=self.params["learning_rate"])
 
-        @tf.function
+        @tf.function(reduce_retracing=True)
         def train_step(users, items):
             with tf.GradientTape() as tape:
                 loss = task(user_tower(users), item_tower(items), items)

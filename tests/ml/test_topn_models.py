@@ -1,0 +1,123 @@
+"""Hand-computed checks of what each top-N model computes (beyond the shared contract)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from ml.models.ease import EASE
+from ml.models.ensemble import Ensemble, standardise
+from ml.models.itemknn import ItemKNN, item_similarity, prune_rows
+from ml.models.popularity import Popularity, decayed_weights
+from ml.models.seqknn import sequence_cooccurrence
+
+DAY = 86_400.0
+
+
+def test_decayed_weights_halve_every_half_life_and_ignore_the_future():
+    now = 10 * DAY
+    weights = decayed_weights(np.array([now, now - DAY, now - 2 * DAY, now + DAY]), now, 1.0)
+    np.testing.assert_allclose(weights, [1.0, 0.5, 0.25, 1.0], rtol=1e-6)
+    scaled = decayed_weights(np.array([now - 7 * DAY]), now, 7.0, values=np.array([4.0]))
+    np.testing.assert_allclose(scaled, [2.0], rtol=1e-6)
+    with pytest.raises(ValueError, match="half_life_days"):
+        decayed_weights(np.array([0.0]), now, 0.0)
+
+
+def test_recent_events_outrank_old_ones_in_decayed_popularity():
+    # Item 0: three events 30 days ago; item 1: two events today. Half-life 7 days.
+    now = 100 * DAY
+    stamps = np.array([now - 30 * DAY] * 3 + [now] * 2)
+    users, items = np.array([0, 1, 2, 0, 1]), np.array([0, 0, 0, 1, 1])
+    weights = decayed_weights(stamps, now, 7.0)
+    matrix = sp.csr_matrix((weights, (users, items)), shape=(3, 2))
+    model = Popularity(segment_weight=0.0).fit(matrix)
+    ids, scores = model.recommend([-1], sp.csr_matrix((1, 2)), n=2)
+    assert ids.tolist() == [[1, 0]]
+    # 2 today vs 3 * 0.5 ** (30 / 7) = 0.1533: scaled by the maximum (2.0).
+    np.testing.assert_allclose(scores[0], [1.0, 3 * 0.5 ** (30 / 7) / 2], rtol=1e-5)
+
+
+def test_segment_popularity_serves_cold_users_their_segment():
+    # Segment A (users 0, 1) loves item 0, segment B (user 2) loves item 2.
+    matrix = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=np.float32))
+    segments = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    model = Popularity(segment_weight=1.0).fit(matrix, user_features=segments)
+    np.testing.assert_allclose(model.segment_scores([[0, 1]]), [[0.0, 0.0, 1.0]])
+    np.testing.assert_allclose(model.segment_scores([[1, 0]]), [[1.0, 0.5, 0.0]])
+    with pytest.raises(ValueError, match="memberships"):
+        model.segment_scores([[1, 0, 0]])
+
+
+def test_item_similarities_match_hand_counts():
+    # Items 0 and 1 share users 0 and 1; item 0 has 3 users, item 1 has 2, item 2 has 1.
+    binary = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1]], dtype=np.float32))
+    cosine = item_similarity(binary, "cosine", shrink=0.0).toarray()
+    jaccard = item_similarity(binary, "jaccard", shrink=0.0).toarray()
+    lift = item_similarity(binary, "lift", shrink=0.0).toarray()
+    assert cosine[0, 1] == pytest.approx(2 / np.sqrt(3 * 2))
+    assert jaccard[0, 1] == pytest.approx(2 / (3 + 2 - 2))
+    assert lift[0, 2] == pytest.approx(1 / (3 * 1))
+    assert cosine[1, 2] == 0 and np.all(np.diag(cosine) == 0)
+    with pytest.raises(ValueError, match="unknown similarity"):
+        item_similarity(binary, "pearson", 0.0)
+
+
+def test_prune_rows_keeps_the_largest_entries():
+    matrix = sp.csr_matrix(np.array([[0.1, 0.5, 0.3], [0.2, 0.0, 0.9]], dtype=np.float32))
+    np.testing.assert_allclose(prune_rows(matrix, 1).toarray(), [[0, 0.5, 0], [0, 0, 0.9]])
+
+
+def test_itemknn_scores_sum_neighbour_similarities():
+    binary = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1]], dtype=np.float32))
+    model = ItemKNN(similarity="cooccurrence", neighbours=0).fit(binary)
+    ids, scores = model.recommend([-1], sp.csr_matrix(np.array([[1, 0, 0]], np.float32)), n=2)
+    # Item 1 co-occurs with item 0 twice, item 2 once.
+    assert ids.tolist() == [[1, 2]] and scores.tolist() == [[2.0, 1.0]]
+
+
+def test_ease_matches_the_constrained_least_squares_solution():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((40, 6)) < 0.4).astype(np.float32)
+    l2 = 5.0
+    model = EASE(l2=l2).fit(sp.csr_matrix(dense))
+    # Column j of B solves ridge regression of X[:, j] on the other columns.
+    for j in range(6):
+        others = [c for c in range(6) if c != j]
+        x = dense[:, others].astype(np.float64)
+        expected = np.linalg.solve(x.T @ x + l2 * np.eye(5), x.T @ dense[:, j])
+        np.testing.assert_allclose(model.weights_[others, j], expected, rtol=1e-4, atol=1e-5)
+        assert model.weights_[j, j] == 0
+
+
+def test_ease_dropout_penalises_popular_items_more():
+    rng = np.random.default_rng(1)
+    dense = (rng.random((60, 8)) < 0.5).astype(np.float32)
+    plain = EASE(l2=5.0).fit(sp.csr_matrix(dense)).weights_
+    emphasised = EASE(l2=5.0, dropout=0.5).fit(sp.csr_matrix(dense)).weights_
+    assert np.abs(emphasised).sum() < np.abs(plain).sum()
+
+
+def test_sequence_cooccurrence_counts_nearby_steps_with_decay():
+    # One user: items 2, 0, 1 at times 1, 2, 3 (values are event times, given out of order).
+    times = sp.csr_matrix(np.array([[2.0, 3.0, 1.0]], dtype=np.float32))
+    counts = sequence_cooccurrence(times, window=2, decay=0.5).toarray()
+    # Adjacent pairs (2,0) and (0,1) weigh 1; the pair two steps apart (2,1) weighs 0.5.
+    np.testing.assert_allclose(counts, [[0, 1, 1], [1, 0, 0.5], [1, 0.5, 0]])
+
+
+def test_standardise_gives_zero_mean_unit_spread_rows():
+    z = standardise(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
+    np.testing.assert_allclose(z[0], [-1.2247449, 0.0, 1.2247449], rtol=1e-6)
+    np.testing.assert_allclose(z[1], [0.0, 0.0, 0.0])
+
+
+def test_ensemble_refuses_bad_members():
+    matrix = sp.csr_matrix(np.eye(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="ensemble member"):
+        Ensemble(members=[["no_such_model", {}]]).fit(matrix)
+    with pytest.raises(ValueError, match="one number per member"):
+        Ensemble(members=[["ease", {}]], weights=[1.0, 2.0]).fit(matrix)
+    with pytest.raises(ValueError, match="top-N"):
+        Ensemble(members=[["ensemble", {}]]).fit(matrix)

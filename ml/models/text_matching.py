@@ -408,7 +408,7 @@ class HybridMatcher(TextMatcher):
     validation set, ``weight`` is chosen from 0, 0.1, ..., 1 by mean reciprocal rank.
     """
 
-    name = "hybrid"
+    name = "hybrid_matcher"
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def register(cls: type[Model]) -> type[Model]:
     return cls
 
 
-class Model(ABC):
+class Model:
     """Base of every model family: hyperparameters, training history, save and load."""
 
     name: ClassVar[str] = ""
@@ -102,7 +102,7 @@ def check_interactions(interactions: Any, what: str = "interactions") -> sp.csr_
     return matrix
 
 
-class Recommender(Model):
+class Recommender(Model, ABC):
     """Top-N recommendation over an items catalog (rows = users, columns = items).
 
     Subclasses implement ``_fit`` and ``_score`` (dense scores for a batch of users); the base
@@ -196,7 +196,9 @@ class Recommender(Model):
             scores[:, ~allowed] = -np.inf
         return top_n(scores, n)
 
-    def similar_items(self, items: np.ndarray | list[int], n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(
+        self, items: np.ndarray | list[int], n: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Most similar items per item (the item itself excluded), best first."""
         self._require_fitted()
         items = np.asarray(items, dtype=np.int64).reshape(-1)
@@ -226,8 +228,10 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted top-n per row; -inf entries become id -1."""
     batch, width = scores.shape
     k = min(n, width)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < width else np.tile(
-        np.arange(width), (batch, 1)
+    part = (
+        np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        if k < width
+        else np.tile(np.arange(width), (batch, 1))
     )
     part_scores = np.take_along_axis(scores, part, axis=1)
     order = np.argsort(-part_scores, axis=1, kind="stable")

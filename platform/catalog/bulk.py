@@ -1,9 +1,10 @@
 """Set-based reads and writes for ingestion, with a PostgreSQL fast path.
 
-On PostgreSQL a batch is looked up with ``= ANY(array)`` (one parameter instead of thousands)
-and inserted with ``INSERT ... SELECT FROM unnest(arrays)``: the ORM's per-object preparation of
-a 1,000-row bulk_create costs more than the database work itself. Other databases (SQLite in the
-embedded default) use the ORM.
+On PostgreSQL a batch travels as ONE JSON parameter that the server unpacks
+(``json_array_elements_text``, ``json_to_recordset``): the ORM's per-object preparation of a
+1,000-row bulk_create, or the client-side quoting of thousands of parameters or array elements,
+costs more than the database work itself. Other databases (SQLite in the embedded default) use
+the ORM.
 """
 
 import json
@@ -26,7 +27,16 @@ INTERACTION_COLUMNS = (
     "event_id",
     "created_at",
 )
-_PG_ARRAY_TYPES = ("bigint", "bigint", "text", "float8", "timestamptz", "jsonb", "text", "text")
+_PG_RECORD_TYPES = (
+    "bigint",
+    "bigint",
+    "text",
+    "float8",
+    "timestamptz",
+    "jsonb",
+    "text",
+    "text",
+)
 
 
 def _on_postgresql() -> bool:
@@ -46,8 +56,11 @@ def pks_by_external_id(model, external_ids) -> dict[str, int]:
         )
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT external_id, id FROM "{model._meta.db_table}" WHERE external_id = ANY(%s)',
-            [external_ids],
+            # A join, not "= ANY(array)": the planner cannot see the array's size and may scan
+            # the whole table comparing every row with every id.
+            f'SELECT t.external_id, t.id FROM "{model._meta.db_table}" AS t '
+            "JOIN json_array_elements_text(%s::json) AS wanted(id) ON t.external_id = wanted.id",
+            [json.dumps(external_ids)],
         )
         return dict(cursor.fetchall())
 
@@ -93,14 +106,19 @@ def insert_interactions(rows: list[tuple], created_at: datetime) -> int:
             ignore_conflicts=True,
         )
         return len(rows)
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    columns[5] = [json.dumps(context) for context in columns[5]]
-    arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in _PG_ARRAY_TYPES)
-    names = ", ".join(f'"{name}"' for name in INTERACTION_COLUMNS)
+    names = INTERACTION_COLUMNS[:-1]
+    records = json.dumps(
+        [dict(zip(names, (*row[:4], row[4].isoformat(), *row[5:]), strict=True)) for row in rows]
+    )
+    record_type = ", ".join(
+        f'"{name}" {sql_type}' for name, sql_type in zip(names, _PG_RECORD_TYPES, strict=True)
+    )
+    columns = ", ".join(f'"{name}"' for name in INTERACTION_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
-            f'INSERT INTO "{Interaction._meta.db_table}" ({names}) '
-            f"SELECT *, %s FROM unnest({arrays}) ON CONFLICT DO NOTHING",
-            [created_at, *columns],
+            f'INSERT INTO "{Interaction._meta.db_table}" ({columns}) '
+            f"SELECT r.*, %s FROM json_to_recordset(%s::json) AS r({record_type}) "
+            "ON CONFLICT DO NOTHING",
+            [created_at, records],
         )
         return cursor.rowcount

@@ -1,8 +1,12 @@
 """List filters for items, users and events (django-filter)."""
 
+from datetime import UTC
+
 import django_filters
+from django import forms
 from django.db import connections
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
 from catalog.models import Interaction, Item, User
 
@@ -22,6 +26,23 @@ def filter_json_list_contains(queryset, field: str, value: str):
     )
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 date-time converted to UTC (PostgreSQL refuses offsets beyond ±15:59)."""
+
+    def clean(self, value):
+        cleaned = super().clean(value)
+        if cleaned is None:
+            return None
+        try:
+            return cleaned.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("is outside the years 1 to 9999 in UTC.") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class ItemFilter(django_filters.FilterSet):
     category = django_filters.CharFilter(
         method="filter_category",
@@ -37,7 +58,7 @@ class ItemFilter(django_filters.FilterSet):
     )
     min_price = django_filters.NumberFilter(field_name="price", lookup_expr="gte")
     max_price = django_filters.NumberFilter(field_name="price", lookup_expr="lte")
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Item
@@ -61,7 +82,7 @@ class UserFilter(django_filters.FilterSet):
     age_band = django_filters.CharFilter()
     gender = django_filters.CharFilter()
     location = django_filters.CharFilter()
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = User
@@ -76,8 +97,8 @@ class InteractionFilter(django_filters.FilterSet):
     item_id = django_filters.CharFilter(field_name="item__external_id")
     type = django_filters.CharFilter(field_name="event_type")
     recommendation_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
 
     class Meta:
         model = Interaction

@@ -129,6 +129,12 @@ def _timestamp(value, errors: _RowErrors, now: datetime, latest: datetime):
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        # Stored in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        errors.add("timestamp", f"{value!r} is outside the years 1 to 9999 once converted to UTC.")
+        return None
     if parsed > latest:
         errors.add(
             "timestamp",

@@ -62,6 +62,13 @@ def test_defaults_timestamp_now_naive_means_utc_and_integer_ids_are_accepted(wri
     assert viewed.timestamp == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
+def test_timestamps_are_stored_in_utc_whatever_their_offset(write_client, items):
+    # Python accepts offsets up to ±23:59; PostgreSQL only up to ±15:59.
+    write_client.post(URL, event(0, timestamp="2024-05-01T12:00:00-17:21"))
+
+    assert Interaction.objects.get().timestamp == datetime(2024, 5, 2, 5, 21, tzinfo=UTC)
+
+
 def test_batch_creates_unknown_users_and_counts_accepted(write_client, items):
     response = write_client.post(URL, {"events": [event(i) for i in range(5)]})
 
@@ -163,6 +170,7 @@ def test_timestamps_more_than_five_minutes_ahead_are_refused(write_client, items
         ({"event_id": "x" * 256}, "event_id"),
         ({"type": {"name": "view"}}, "type"),
         ({"timestamp": 1714560000}, "timestamp"),
+        ({"timestamp": "0001-01-01T00:00:00+10:00"}, "timestamp"),
     ],
 )
 def test_wrong_types_are_refused_per_field(write_client, items, fields, field):

@@ -185,11 +185,21 @@ def test_pagination_links_and_limits(read_client):
     assert "Invalid page" in past_the_end.json()["detail"]
 
 
-def test_bad_filter_values_answer_400(read_client):
-    response = read_client.get("/api/v1/items", {"min_price": "cheap"})
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("min_price", "cheap"), ("updated_since", "0001-01-01T00:00:00+05:00")],
+)
+def test_bad_filter_values_answer_400(read_client, field, value):
+    response = read_client.get("/api/v1/items", {field: value})
 
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "min_price"
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_date_filters_accept_any_offset(read_client, items):
+    response = read_client.get("/api/v1/items", {"updated_since": "2000-01-01T00:00:00-17:21"})
+
+    assert response.json()["count"] == 3
 
 
 def test_delete_item_hides_it_from_recommendations(write_client, items, signal_log):

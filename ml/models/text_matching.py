@@ -244,11 +244,14 @@ class BM25Matcher(TextMatcher):
 
 
 def text_features(text: str, max_features: int) -> list[str]:
-    """Stemmed words, word bigrams and character 3/4-grams of each word (typo-tolerant)."""
+    """Stemmed words, word bigrams and character 3/4-grams of each word (typo-tolerant), in
+    that order, cut at ``max_features`` (long answers keep their words and bigrams first)."""
     words = tokenize(text, stem=False)
     features = [f"w:{_stem(w)}" for w in words]
     features += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     for word in words:
+        if len(features) >= max_features:
+            break
         padded = f"<{word}>"
         for n in (3, 4):
             features += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
@@ -295,6 +298,7 @@ class DualEncoderMatcher(TextMatcher):
         self.vocabulary = sorted(f for f, c in counts.items() if c >= p["min_count"])
         self._index = {f: i + 1 for i, f in enumerate(self.vocabulary)}  # 0 = padding
         ids = self._padded_ids(features)
+        question_bag = self._bag(features)
         starts = self._segment_starts()
         sizes = np.diff(np.r_[starts, len(questions)])
         eligible = np.nonzero(sizes >= 2)[0]
@@ -349,7 +353,8 @@ class DualEncoderMatcher(TextMatcher):
                 left = (starts[chosen] + offsets[:, 0]).astype(np.int32)
                 right = (starts[chosen] + offsets[:, 1]).astype(np.int32)
                 losses.append(float(train_step(left, right)))
-            self._export(embedding.embeddings.numpy(), questions)
+            self.embedding = embedding.embeddings.numpy()
+            self.question_vectors = self._embed(question_bag)
             self._log_validation(validation, loss=float(np.mean(losses)))
 
     def _padded_ids(self, features: list[list[str]]) -> np.ndarray:
@@ -360,26 +365,30 @@ class DualEncoderMatcher(TextMatcher):
             ids[i, : len(r)] = r
         return ids
 
-    def _export(self, table: np.ndarray, questions: list[str]) -> None:
-        self.embedding = table.astype(np.float32)
-        self.question_vectors = self.encode(questions)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors [n, dim] (zero for a text with no known feature); numpy only."""
+    def _bag(self, features: list[list[str]]) -> sp.csr_matrix:
+        """Feature counts [texts, vocabulary + 1] (column 0, padding, stays empty)."""
         rows, cols = [], []
-        for r, text in enumerate(texts):
-            for f in text_features(text, self.params["max_features"]):
+        for r, feats in enumerate(features):
+            for f in feats:
                 column = self._index.get(f)
                 if column is not None:
                     rows.append(r)
                     cols.append(column)
-        bag = sp.csr_matrix(
+        return sp.csr_matrix(
             (np.ones(len(rows), dtype=np.float32), (rows, cols)),
-            shape=(len(texts), self.embedding.shape[0]),
+            shape=(len(features), len(self.vocabulary) + 1),
         )
+
+    def _embed(self, bag: sp.csr_matrix) -> np.ndarray:
         mean = bag @ self.embedding / np.maximum(np.asarray(bag.sum(axis=1)), 1.0)
         norms = np.linalg.norm(mean, axis=1, keepdims=True)
         return (mean / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors [n, dim] (zero for a text with no known feature); numpy only."""
+        return self._embed(
+            self._bag([text_features(t, self.params["max_features"]) for t in texts])
+        )
 
     def _question_scores(self, queries):
         return self.encode(queries) @ self.question_vectors.T

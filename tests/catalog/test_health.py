@@ -1,11 +1,14 @@
 """GET /api/v1/health: 200 when database, cache and broker answer; 503 naming what failed."""
 
+import pytest
 from django.db import connection
 
 URL = "/api/v1/health"
 
 
-def test_all_up_with_eager_celery(api_client):
+def test_all_up_with_eager_celery(api_client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
     response = api_client.get(URL)
 
     assert response.status_code == 200
@@ -14,6 +17,17 @@ def test_all_up_with_eager_celery(api_client):
     assert body["components"]["database"] == {"status": "up", "detail": connection.vendor}
     assert body["components"]["cache"]["status"] == "up"
     assert body["components"]["broker"] == {"status": "up", "detail": "in-process"}
+
+
+@pytest.mark.integration
+def test_all_up_against_the_real_services(api_client, settings):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("needs CELERY_BROKER_URL (make test-integration)")
+
+    response = api_client.get(URL)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["components"]["broker"]["detail"] in {"redis", "amqp"}
 
 
 def test_unreachable_broker_is_503_naming_the_broker(api_client, settings):

@@ -205,3 +205,16 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong and how to fix it.")
     code = serializers.CharField()
     errors = ErrorEntrySerializer(many=True, required=False)
+
+
+class HealthComponentSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["up", "down"])
+    detail = serializers.CharField(help_text="Backend in use when up; the error when down.")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    detail = serializers.CharField(required=False, help_text='Names what is down: "down: cache".')
+    components = serializers.DictField(
+        child=HealthComponentSerializer(), help_text="database, cache and broker."
+    )

@@ -23,6 +23,7 @@ from catalog.models import Interaction, Item, User
 from catalog.serializers import (
     ErrorSerializer,
     EventBatchSerializer,
+    HealthSerializer,
     IngestResultSerializer,
     InteractionSerializer,
     ItemBatchSerializer,
@@ -76,7 +77,7 @@ class EventsView(generics.ListAPIView):
             "is true. Timestamps more than 5 minutes in the future are refused."
         ),
         request=PolymorphicProxySerializer(
-            component_name="EventsRequest",
+            component_name="Events",  # published as "EventsRequest" (COMPONENT_SPLIT_REQUEST)
             serializers=[SingleEventSerializer, EventBatchSerializer],
             resource_type_field_name=None,
         ),
@@ -92,6 +93,17 @@ class EventsView(generics.ListAPIView):
                     "value": 2,
                     "timestamp": "2024-05-01T12:30:00Z",
                     "context": {"device": "mobile", "recommendation_id": "r-9"},
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A batch",
+                value={
+                    "events": [
+                        {"event_id": "e-2", "user_id": "u42", "item_id": "sku-1", "type": "view"},
+                        {"event_id": "e-3", "user_id": "u7", "item_id": "sku-9", "type": "click"},
+                    ],
+                    "create_missing_items": True,
                 },
                 request_only=True,
             ),
@@ -351,8 +363,12 @@ class HealthView(APIView):
     @extend_schema(
         summary="Service health",
         responses={
-            200: OpenApiResponse(description="Database, cache and broker are up."),
-            503: OpenApiResponse(description="At least one part is down; 'detail' names it."),
+            200: OpenApiResponse(
+                HealthSerializer, description="Database, cache and broker are up."
+            ),
+            503: OpenApiResponse(
+                HealthSerializer, description="At least one part is down; 'detail' names it."
+            ),
         },
         tags=["health"],
     )

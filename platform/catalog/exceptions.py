@@ -23,11 +23,15 @@ class BatchValidationError(exceptions.APIException):
 
     def __init__(self, errors: list[dict]):
         self.errors = errors
-        rows = len({error.get("index") for error in errors})
-        super().__init__(
-            f"{rows} row(s) of the batch are invalid; nothing was written. Fix the rows listed "
-            "in 'errors' and resend the whole batch."
-        )
+        rows = {error["index"] for error in errors if "index" in error}
+        if rows:
+            message = (
+                f"{len(rows)} row(s) of the batch are invalid; nothing was written. Fix the rows "
+                "listed in 'errors' and resend the whole batch."
+            )
+        else:
+            message = "The request body is invalid; nothing was written. See 'errors'."
+        super().__init__(message)
 
 
 def flatten_errors(detail, prefix: str = "", index: int | None = None) -> list[dict]:

@@ -1,8 +1,9 @@
 """Event ingestion: validate a whole batch in plain Python, then write it in one transaction.
 
 A DRF serializer per row costs ~100 µs; batches of 1,000 events must take a few ms, so rows are
-checked by hand here. Writes use one query per table: look up users, items and known event ids
-with ``__in``, bulk-create what is missing, bulk-create the interactions.
+checked by hand here. Database work is set-based whatever the batch size (see bulk.py): one
+lookup each for items and users, one bulk insert for new users (and items when asked), one for
+the interactions, where the unique event_id constraint turns repeats into counted duplicates.
 """
 
 import math

@@ -241,3 +241,10 @@ def test_ids_are_kept_verbatim_including_spaces(write_client, read_client):
     assert created.status_code == 201
     assert created.json()["user_id"] == " padded "
     assert read_client.get("/api/v1/users/%20padded%20").json()["segments"] == ["a"]
+
+
+def test_errors_inside_lists_name_the_position(write_client):
+    response = write_client.put("/api/v1/items/sku-1", {"tags": ["ok", ["nested"]]})
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["tags.1"]

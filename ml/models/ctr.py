@@ -146,8 +146,8 @@ class CTRModel(Model):
         ``validation`` = (X_num, X_cat, y) is scored every epoch (and drives early stopping
         where the model has it).
         """
+        self.fitted = False  # a refit may change the columns
         X_num, X_cat, y = self._check(X_num, X_cat, y)
-        self.fitted = False
         self._fit_encoding(X_num, X_cat)
         numeric, categories = self._encode(X_num, X_cat)
         encoded_validation = None

@@ -200,6 +200,34 @@ def post_batches(base_url, headers, bodies, clients, max_seconds) -> tuple[list,
     return latencies, accepted[0], wall
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process from /proc (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_processes(server: subprocess.Popen, database_url: str, database: str) -> dict:
+    """{"app": gunicorn worker pids, "database": PostgreSQL backend pids serving them}."""
+    workers = [
+        int(pid)
+        for path in Path(f"/proc/{server.pid}/task").glob("*/children")
+        for pid in path.read_text().split()
+    ]
+    with psycopg.connect(database_url) as conn:
+        backends = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        ).fetchall()
+    return {"app": workers, "database": [row[0] for row in backends]}
+
+
+def cpu_snapshot(processes: dict) -> dict:
+    return {pid: process_cpu_seconds(pid) for pids in processes.values() for pid in pids}
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
@@ -214,9 +242,11 @@ def machine_line() -> str:
     )
 
 
-def render(args, latencies, accepted, wall, load_note, server_version) -> str:
+def render(args, latencies, accepted, wall, cpu, load_note, server_version) -> str:
     rate = accepted / wall
     gorse_pg, gorse_mysql = 1000 / 0.122, 1000 / 0.062
+    app_ms, db_ms = (cpu[role] / accepted * 1000 * 1000 for role in ("app", "database"))
+    cores = os.cpu_count() or 1
     rows = [
         ("events accepted", f"{accepted:,}"),
         ("batches (size)", f"{len(latencies)} ({args.batch_size:,})"),
@@ -224,6 +254,11 @@ def render(args, latencies, accepted, wall, load_note, server_version) -> str:
         ("**throughput**", f"**{rate:,.0f} events/s**"),
         ("batch latency p50", f"{percentile(latencies, 50) * 1000:.0f} ms"),
         ("batch latency p99", f"{percentile(latencies, 99) * 1000:.0f} ms"),
+        ("server CPU per 1,000 events", f"{app_ms:.0f} ms gunicorn + {db_ms:.0f} ms PostgreSQL"),
+        (
+            f"capacity of {cores} idle cores at that cost",
+            f"{cores * 1000 * 1000 / (app_ms + db_ms):,.0f} events/s",
+        ),
         ("goal", "10,000 events/s"),
         ("Gorse (published)", f"{gorse_pg:,.0f} events/s PostgreSQL, {gorse_mysql:,.0f} MySQL"),
     ]
@@ -238,7 +273,10 @@ def render(args, latencies, accepted, wall, load_note, server_version) -> str:
             f"Server: gunicorn, {args.workers} sync workers; {server_version}. "
             f"Clients: {args.clients} httpx threads on loopback, bodies pre-encoded; "
             f"{args.items:,} items created first; users drawn from {args.users:,} ids "
-            "(uniform: early batches bring new users, later ones repeat them).",
+            "(uniform: early batches bring new users, later ones repeat them). "
+            "Server CPU is read from /proc for the gunicorn workers and their PostgreSQL "
+            "backends; on a shared machine it is the steadier figure, and the capacity row "
+            "divides the cores by it (clients, other work and idle waits excluded).",
             "",
             "Command: `make bench-ingest` (`python bench/ingest.py "
             f"--batches {args.batches} --batch-size {args.batch_size} --clients {args.clients} "
@@ -290,10 +328,18 @@ def main(argv=None) -> None:
         warmup = make_bodies(args, args.warmup, "warmup")
         bodies = make_bodies(args, args.batches, "bench")
         post_batches(base_url, headers, warmup, args.clients, args.max_seconds)
+        pg_url = bench_url.replace("postgres://", "postgresql://", 1)
+        before = cpu_snapshot(server_processes(server, pg_url, name))
         latencies, accepted, wall = post_batches(
             base_url, headers, bodies, args.clients, args.max_seconds
         )
-        with psycopg.connect(bench_url.replace("postgres://", "postgresql://", 1)) as conn:
+        # Persistent connections (CONN_MAX_AGE) keep the same backends; new ones started at 0.
+        processes = server_processes(server, pg_url, name)
+        cpu = {
+            role: sum(process_cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids)
+            for role, pids in processes.items()
+        }
+        with psycopg.connect(pg_url) as conn:
             stored = conn.execute("SELECT count(*) FROM catalog_interaction").fetchone()[0]
             server_version = "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0]
         expected = accepted + args.warmup * args.batch_size
@@ -304,7 +350,7 @@ def main(argv=None) -> None:
             server.terminate()
             server.wait(timeout=30)
         recreate_database(admin_url, name, drop_only=True)
-    section = render(args, latencies, accepted, wall, load_note, server_version)
+    section = render(args, latencies, accepted, wall, cpu, load_note, server_version)
     print(section)
     if not args.no_write:
         write_section(section)

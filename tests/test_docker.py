@@ -20,6 +20,8 @@ from django.core.management import get_commands
 from django.urls import Resolver404, resolve
 from django.utils.module_loading import import_string
 
+from engine.queues import QUEUES
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 PLATFORM_SERVICES = ("web", "worker", "beat")
@@ -174,7 +176,7 @@ def test_worker_and_beat_run_the_project_celery_app(compose, dockerfile):
         assert isinstance(find_app("config"), Celery)
     worker = command_words(compose["services"]["worker"])
     queues = worker[worker.index("-Q") + 1].split(",")
-    assert set(queues) == {"training", "scoring", "default"}
+    assert set(queues) == set(QUEUES), "the worker must consume every queue tasks are routed to"
     assert settings.CELERY_TASK_DEFAULT_QUEUE in queues
     beat = command_words(compose["services"]["beat"])
     scheduler = beat[beat.index("--scheduler") + 1]

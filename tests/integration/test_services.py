@@ -32,6 +32,17 @@ def test_health_is_503_naming_the_broker_when_it_is_down(api_client):
     assert body["components"]["database"]["status"] == "up"
 
 
+def test_worker_registers_every_task_this_process_knows(celery_worker):
+    """A task the web process can send but the worker never imported would be lost silently."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    ours = {name for name in app.tasks if not name.startswith("celery.")}
+    registered = app.control.inspect([celery_worker.name], timeout=5).registered()
+    assert {"catalog.ping", "catalog.import_dataset"} <= ours
+    assert ours <= set(registered[celery_worker.name])
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_task_sent_through_the_broker_runs_on_the_worker(celery_worker, wait_until, tmp_path):
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "tasks must travel through Redis here"

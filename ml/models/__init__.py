@@ -5,6 +5,7 @@ models' ``_fit``, so loading a saved model through this package needs only numpy
 """
 
 from ml.models import (
+    als,  # noqa: F401
     bpr,  # noqa: F401
     ctr,  # noqa: F401
     ease,  # noqa: F401

@@ -64,7 +64,8 @@ def name(request) -> str:
 
 
 def test_every_model_family_is_registered():
-    expected = {"popularity", "itemknn", "ease", "rp3beta", "bpr", "two_tower", "neumf"}
+    expected = {"popularity", "itemknn", "ease", "rp3beta", "als", "bpr", "two_tower", "neumf"}
+    expected |= {"seqknn", "ensemble"}
     assert expected <= set(RECOMMENDERS)
 
 

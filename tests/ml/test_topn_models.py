@@ -121,3 +121,42 @@ def test_ensemble_refuses_bad_members():
         Ensemble(members=[["ease", {}]], weights=[1.0, 2.0]).fit(matrix)
     with pytest.raises(ValueError, match="top-N"):
         Ensemble(members=[["ensemble", {}]]).fit(matrix)
+
+
+@pytest.mark.slow
+def test_two_tower_places_new_items_by_their_features():
+    """Items of 3 genres, users who each stick to one genre; a new item lands among its genre."""
+    from ml.models.two_tower import TwoTower
+
+    rng = np.random.default_rng(5)
+    genres = np.repeat(np.arange(3), 8)
+    features = np.eye(3, dtype=np.float32)[genres]
+    dense = np.zeros((45, 24), np.float32)
+    for user in range(45):
+        dense[user, rng.choice(np.flatnonzero(genres == user % 3), 5, replace=False)] = 1.0
+    model = TwoTower(dim=8, epochs=8, batch_size=32, temperature=0.2, learning_rate=0.02)
+    model.fit(sp.csr_matrix(dense), item_features=features)
+    new_items = model.embed_items(np.eye(3, dtype=np.float32))
+    affinity = new_items @ model.item_embeddings().T  # [3 new items, 24 known items]
+    for genre in range(3):
+        same = affinity[genre, genres == genre].mean()
+        assert same > affinity[genre, genres != genre].mean() + 0.2
+    with pytest.raises(ValueError, match="item_features must be"):
+        model.embed_items(np.ones((1, 4)))
+
+
+def test_als_conjugate_gradient_reaches_the_exact_ridge_solution():
+    from ml.models.als import conjugate_gradient_rows, solve_rows
+
+    rng = np.random.default_rng(2)
+    matrix = sp.csr_matrix((rng.random((12, 9)) < 0.4) * rng.integers(1, 4, (12, 9)))
+    fixed = rng.normal(0, 0.5, (9, 4))
+    exact = solve_rows(matrix, fixed, alpha=2.0, l2=0.5)
+    # Row 0 by hand: (F^T F + l2 I + F^T diag(alpha r) F) x = F^T (1 + alpha r) on its items.
+    items, values = matrix[0].indices, matrix[0].data
+    gram = fixed.T @ fixed + 0.5 * np.eye(4) + (fixed[items].T * 2.0 * values) @ fixed[items]
+    by_hand = np.linalg.solve(gram, fixed[items].T @ (1.0 + 2.0 * values))
+    np.testing.assert_allclose(exact[0], by_hand, rtol=1e-4)
+    # Four steps solve a 4-dimensional system (CG is exact in at most f steps).
+    approx = conjugate_gradient_rows(matrix, fixed, 2.0, 0.5, np.zeros((12, 4)), steps=4)
+    np.testing.assert_allclose(approx, exact, rtol=1e-3, atol=1e-4)

@@ -2,7 +2,8 @@
 
 Each step samples (user, seen item, unseen item) triples and pushes the seen item's score above
 the unseen one's: ``-log sigmoid(s_ui - s_uj)``. Training uses Keras 3 embeddings in a custom
-loop; the fitted model keeps only numpy factors, so serving never imports TensorFlow.
+loop; the fitted model keeps only numpy factors, so serving never imports TensorFlow. With a
+``validation`` matrix, the epoch with the best validation NDCG@10 is the one kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ml.base import Recommender, register
 from ml.models.common import (
     fold_in_least_squares,
     item_popularity,
+    require_positive,
     seed_tensorflow,
     validation_ndcg,
 )
@@ -57,6 +59,7 @@ class BPR(Recommender):
         }
 
     def _fit(self, matrix, user_features, item_features, validation) -> None:
+        require_positive(self.params, "epochs", "batch_size", "learning_rate")
         import keras
         import tensorflow as tf
 
@@ -86,7 +89,7 @@ class BPR(Recommender):
             return loss
 
         batch = int(self.params["batch_size"])
-        best = -1.0
+        best, kept = -1.0, None
         for _ in range(int(self.params["epochs"])):
             users, positives, negatives = sample_triples(matrix, rng, matrix.nnz)
             losses = [
@@ -106,7 +109,7 @@ class BPR(Recommender):
                 if entry["val_ndcg@10"] > best:
                     best, kept = entry["val_ndcg@10"], self._get_state()[1]
             self.history.log(**entry)
-        if validation is not None:
+        if kept is not None:
             self._set_state({"n_users": self.n_users}, kept)
 
     def _export(self, user_factors, item_factors, item_bias) -> None:

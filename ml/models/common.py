@@ -64,6 +64,13 @@ def fold_in_least_squares(
     return np.linalg.solve(gram, rhs.T).T.astype(np.float32)
 
 
+def require_positive(params: dict, *names: str) -> None:
+    """Refuse zero or negative values of the named hyperparameters before any training."""
+    for name in names:
+        if not params[name] > 0:
+            raise ValueError(f"{name} must be positive, got {params[name]!r}")
+
+
 def seed_tensorflow(seed: int) -> None:
     """Make a Keras run repeatable: Python, numpy and TensorFlow seeds, deterministic ops."""
     import keras

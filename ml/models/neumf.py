@@ -4,7 +4,8 @@ The MLP branch is the seed project's model: concatenated user and item embedding
 ReLU -> Dense 32 ReLU; the GMF branch is the element-wise product of its own embeddings. Trained
 with Adam on binary cross-entropy, with ``negatives`` unseen items sampled per positive and
 redrawn every epoch. Weights are exported as arrays and scored with numpy, item by item in
-chunks, so the API server never loads TensorFlow.
+chunks, so the API server never loads TensorFlow. With a ``validation`` matrix, the epoch with
+the best validation NDCG@10 is the one kept.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from ml.base import Recommender, register
 from ml.models.bpr import sample_triples
-from ml.models.common import item_popularity, seed_tensorflow, validation_ndcg
+from ml.models.common import item_popularity, require_positive, seed_tensorflow, validation_ndcg
 
 CHUNK_USERS = 64
 
@@ -80,6 +81,7 @@ class NeuMF(Recommender):
         return model
 
     def _fit(self, matrix, user_features, item_features, validation) -> None:
+        require_positive(self.params, "epochs", "batch_size", "learning_rate")
         seed_tensorflow(self.params["seed"])
         rng = np.random.default_rng(self.params["seed"])
         self.popularity_ = item_popularity(matrix)

@@ -8,6 +8,7 @@ item's sampling probability, Yi et al. 2019) so the model does not learn to bury
 
 The serving artifact is numpy only: user and item embeddings plus the item feature projection, so
 ``embed_items(features)`` places new items (no id embedding yet) from their features alone.
+With a ``validation`` matrix, the epoch with the best validation NDCG@10 is the one kept.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ml.base import Recommender, register
-from ml.models.common import item_popularity, seed_tensorflow, validation_ndcg
+from ml.models.common import item_popularity, require_positive, seed_tensorflow, validation_ndcg
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
@@ -65,6 +66,7 @@ class TwoTower(Recommender):
         }
 
     def _fit(self, matrix, user_features, item_features, validation) -> None:
+        require_positive(self.params, "epochs", "batch_size", "learning_rate")
         import keras
         import tensorflow as tf
 

@@ -160,3 +160,12 @@ def test_als_conjugate_gradient_reaches_the_exact_ridge_solution():
     # Four steps solve a 4-dimensional system (CG is exact in at most f steps).
     approx = conjugate_gradient_rows(matrix, fixed, 2.0, 0.5, np.zeros((12, 4)), steps=4)
     np.testing.assert_allclose(approx, exact, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["bpr", "two_tower", "neumf"])
+@pytest.mark.parametrize("param", ["epochs", "batch_size", "learning_rate"])
+def test_neural_models_refuse_non_positive_training_settings(name, param):
+    from ml.base import MODEL_REGISTRY
+
+    with pytest.raises(ValueError, match=f"{param} must be positive"):
+        MODEL_REGISTRY[name](**{param: 0}).fit(sp.csr_matrix(np.eye(3, dtype=np.float32)))

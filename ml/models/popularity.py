@@ -64,8 +64,8 @@ class Popularity(Recommender):
             per_segment /= np.maximum(per_segment.max(axis=1, keepdims=True), 1e-12)
             self.user_segments = user_features
             self.segment_scores_ = per_segment
-        loss = -float(np.log(np.maximum(self.scores_, 1e-12)).mean())
-        entry = {"loss": loss}
+        # Nothing is learnt iteratively; record the (decayed) event mass the counts rest on.
+        entry = {"total_weight": float(totals.sum())}
         if validation is not None:
             entry["val_ndcg@10"] = validation_ndcg(
                 lambda users: self._score(users, matrix[users]), matrix, validation

@@ -12,7 +12,8 @@ Formats:
 - ``csv``: ``user_id,item_id[,value][,timestamp][,event_type]`` with a header; rows without an
   event type get ``--event-type``, rows without a timestamp the import time.
 
-Parsing is done by the loaders in ``ml.datasets``. A truncated last line (a file cut mid-row) is
+Parsing is done by the loaders in ``ml.datasets``; events are written by
+``catalog.bulk.insert_interactions``, the ingestion API's set-based writer. A truncated last line (a file cut mid-row) is
 reported and skipped, never fatal. Users and items are upserted by external id; every event gets
 an id derived from its content, so importing the same file again adds nothing and counts the rows
 as duplicates. Writes go in chunks (``--chunk-size``) with a progress bar on stderr.
@@ -35,7 +36,8 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.models import EventType, Interaction, Item, User
+from catalog.bulk import insert_interactions
+from catalog.models import EventType, Item, User
 from ml.data import Interactions
 from ml.datasets.interactions_csv import load_interactions_csv
 from ml.datasets.movielens import load_movielens_1m, load_movielens_100k
@@ -157,28 +159,24 @@ def write_dataset(
         imported = duplicates = 0
         for start in range(0, len(events), chunk_size):
             stop = min(start + chunk_size, len(events))
-            stored = set(
-                Interaction.objects.filter(event_id__in=event_ids[start:stop]).values_list(
-                    "event_id", flat=True
-                )
-            )
             rows = [
-                Interaction(
-                    user_id=users_of[i],
-                    item_id=items_of[i],
-                    event_type=types[i],
-                    value=values[i],
-                    timestamp=times[i],
-                    context=contexts[i],
-                    event_id=event_ids[i],
+                (
+                    users_of[i],
+                    items_of[i],
+                    types[i],
+                    values[i],
+                    times[i],
+                    contexts[i],
+                    "",
+                    event_ids[i],
                 )
                 for i in range(start, stop)
-                if event_ids[i] not in stored
             ]
+            # Event ids are unique within the file, so stored ones are the only conflicts.
             with transaction.atomic():
-                Interaction.objects.bulk_create(rows, ignore_conflicts=True)
-            imported += len(rows)
-            duplicates += stop - start - len(rows)
+                inserted = insert_interactions(rows, created_at=now)
+            imported += inserted
+            duplicates += len(rows) - inserted
             bar.update(stop - start)
     return ImportSummary(
         users=len(user_ids),

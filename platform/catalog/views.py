@@ -1,6 +1,6 @@
 """The catalog REST API: events, items, users and health, under /api/v1/."""
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -132,16 +132,23 @@ class Upserter:
             raise ValidationError(
                 {self.batch_key: [f"holds {len(rows)} rows; send at most {MAX_BATCH_SIZE}."]}
             )
-        valid, errors, first_index = [], [], {}
+        # One list serializer: its child's fields are built once, not once per row.
+        serializer = self.serializer_class(data=rows, many=True, partial=True)
+        errors = []
+        if not serializer.is_valid():
+            # With partial=True DRF reports {row index: errors}; without, a list aligned to rows.
+            row_errors = serializer.errors
+            if isinstance(row_errors, list):
+                row_errors = dict(enumerate(row_errors))
+            for index, detail in row_errors.items():
+                errors += flatten_errors(detail, index=index)
+        first_index = {}
         for index, row in enumerate(rows):
-            serializer = self.serializer_class(data=row, partial=True)
-            if not serializer.is_valid():
-                errors += flatten_errors(serializer.errors, index=index)
-                continue
-            data = dict(serializer.validated_data)
-            external_id = data.pop("external_id", None)
+            external_id = row.get(self.id_field) if isinstance(row, dict) else None
             if external_id is None:
                 errors.append({"index": index, "field": self.id_field, "message": "is required."})
+            elif not isinstance(external_id, str):
+                continue  # the serializer reported it
             elif external_id in first_index:
                 errors.append(
                     {
@@ -152,9 +159,13 @@ class Upserter:
                 )
             else:
                 first_index[external_id] = index
-                valid.append((external_id, data))
         if errors:
+            errors.sort(key=lambda entry: entry["index"])
             raise BatchValidationError(errors)
+        valid = []
+        for data in serializer.validated_data:
+            data = dict(data)
+            valid.append((data.pop("external_id"), data))
         return valid
 
     @property
@@ -187,10 +198,30 @@ class Upserter:
             to_update.append(instance)
         self.model.objects.bulk_create(to_create, batch_size=1000)
         if to_update:
-            self.model.objects.bulk_update(
-                to_update, sorted(changed_fields | {"updated_at"}), batch_size=500
-            )
+            self._update(to_update, sorted(changed_fields | {"updated_at"}))
         return len(to_create), len(to_update)
+
+    def _update(self, instances, field_names: list[str]) -> None:
+        """One prepared UPDATE run for every row (executemany).
+
+        QuerySet.bulk_update builds a CASE WHEN per row and field, which takes minutes of Python
+        for 10,000 rows.
+        """
+        meta = self.model._meta
+        fields = [meta.get_field(name) for name in field_names]
+        quote = connection.ops.quote_name
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+        rows = [
+            [
+                field.get_db_prep_save(getattr(instance, field.attname), connection)
+                for field in fields
+            ]
+            + [instance.pk]
+            for instance in instances
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
 
 class ExternalIdDetailView(generics.GenericAPIView):

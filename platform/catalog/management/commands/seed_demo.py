@@ -40,6 +40,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from catalog.bulk import insert_interactions
 from catalog.models import Interaction, Item, User
 from ml.datasets.demo import DAY, DemoStore, generate_demo_store
 
@@ -123,29 +124,24 @@ def write_store(store: DemoStore, seed: int, progress: bool) -> dict[str, int]:
         values = events.values.tolist()
         sessions = events.extra["session_ids"].tolist()
         times = [datetime.fromtimestamp(stamp, UTC) for stamp in events.timestamps.tolist()]
+        now = timezone.now()
         inserted = 0
         for start in range(0, len(events), CHUNK_SIZE):
             stop = min(start + CHUNK_SIZE, len(events))
-            stored = set(
-                Interaction.objects.filter(event_id__in=event_ids[start:stop]).values_list(
-                    "event_id", flat=True
-                )
-            )
             rows = [
-                Interaction(
-                    user_id=users_of[i],
-                    item_id=items_of[i],
-                    event_type=types[i],
-                    value=values[i],
-                    timestamp=times[i],
-                    context={"session": f"s{sessions[i]}", "source": "demo"},
-                    event_id=event_ids[i],
+                (
+                    users_of[i],
+                    items_of[i],
+                    types[i],
+                    values[i],
+                    times[i],
+                    {"session": f"s{sessions[i]}", "source": "demo"},
+                    "",
+                    event_ids[i],
                 )
                 for i in range(start, stop)
-                if event_ids[i] not in stored
             ]
-            Interaction.objects.bulk_create(rows, ignore_conflicts=True)
-            inserted += len(rows)
+            inserted += insert_interactions(rows, created_at=now)
             bar.update(stop - start)
     return {
         "users": len(user_pks),

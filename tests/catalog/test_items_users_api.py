@@ -86,13 +86,23 @@ def test_item_batch_upserts_and_counts(write_client, items):
             "items": [
                 {"item_id": "sku-1", "title": "Renamed"},
                 {"item_id": "new", "kind": "article"},
+                {
+                    "item_id": "sku-2",
+                    "price": "350.10",
+                    "attributes": {"brand": "Acme", "sizes": [1, 2]},
+                    "available_from": "2024-01-01T00:00:00+01:00",
+                },
             ]
         },
     )
 
-    assert response.json() == {"created": 1, "updated": 1}
-    assert Item.objects.get(external_id="sku-1").title == "Renamed"
-    assert Item.objects.get(external_id="sku-1").category == "electronics/phones"  # kept
+    assert response.json() == {"created": 1, "updated": 2}
+    renamed, repriced = Item.objects.get(external_id="sku-1"), Item.objects.get(external_id="sku-2")
+    assert renamed.title == "Renamed"
+    assert renamed.category == "electronics/phones"  # kept
+    assert str(repriced.price) == "350.10"
+    assert repriced.attributes == {"brand": "Acme", "sizes": [1, 2]}
+    assert repriced.available_from == datetime(2023, 12, 31, 23, tzinfo=UTC)
     assert Item.objects.get(external_id="new").kind == "article"
 
 

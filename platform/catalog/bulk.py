@@ -85,6 +85,9 @@ def insert_interactions(rows: list[tuple], created_at: datetime) -> int:
     """
     if not rows:
         return 0
+    # Ordered by event_id so that concurrent batches sharing ids take their unique-index locks
+    # in the same order and cannot deadlock.
+    rows = sorted(rows, key=lambda row: (row[7] is None, row[7] or ""))
     if not _on_postgresql():
         stored = _stored_event_ids([row[7] for row in rows if row[7] is not None])
         rows = [row for row in rows if row[7] not in stored]

@@ -311,8 +311,10 @@ def _resolve_or_create(model, external_ids: set[str]) -> dict[str, int]:
     pks = pks_by_external_id(model, external_ids)
     missing = external_ids - pks.keys()
     if missing:
+        # Sorted, so concurrent requests creating overlapping ids lock them in the same order
+        # and cannot deadlock.
         model.objects.bulk_create(
-            [model(external_id=external_id) for external_id in missing],
+            [model(external_id=external_id) for external_id in sorted(missing)],
             batch_size=1000,
             ignore_conflicts=True,
         )

@@ -1,7 +1,11 @@
 """The PostgreSQL fast path of event ingestion (array lookups, unnest insert, ON CONFLICT)."""
 
+import json
+import threading
+
 import pytest
 from django.db import connection
+from rest_framework.test import APIClient
 
 from catalog.models import Interaction, Item
 
@@ -11,7 +15,7 @@ URL = "/api/v1/events"
 
 
 @pytest.fixture(autouse=True)
-def _postgresql_only(db):
+def _postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs DATABASE_URL pointing at PostgreSQL (make test-integration)")
 
@@ -42,3 +46,43 @@ def test_batch_round_trips_every_field_and_counts_duplicates_exactly(write_clien
     assert stored.context == {"device": "web", "recommendation_id": "r-2", "nested": {"n": 2}}
     assert stored.timestamp.isoformat() == "2024-05-03T10:00:00+00:00"
     assert Interaction.objects.filter(event_id__isnull=True).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_overlapping_batches_neither_deadlock_nor_double_count(make_api_client):
+    Item.objects.create(external_id="sku-1")
+    raw_key = make_api_client("write").raw_key
+    results = []
+
+    def send(order):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+        for round_ in range(5):
+            rows = [
+                {
+                    "event_id": f"e-{round_}-{i}",
+                    "user_id": f"u-{round_}-{i}",
+                    "item_id": "sku-1",
+                    "type": "view",
+                }
+                for i in order
+            ]
+            body = json.dumps({"events": rows})
+            results.append(
+                client.generic("POST", URL, body, content_type="application/json").json()
+            )
+        connection.close()
+
+    threads = [
+        threading.Thread(target=send, args=(order,))
+        for order in (range(200), range(199, -1, -1), range(200), range(199, -1, -1))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 20 and all("accepted" in result for result in results), results
+    assert sum(result["accepted"] for result in results) == 5 * 200
+    assert sum(result["duplicates"] for result in results) == 3 * 5 * 200
+    assert Interaction.objects.count() == 1000

@@ -29,11 +29,16 @@ def _reject_constant(name):
 class StrictJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        too_large = PayloadTooLarge(
+            f"Request body exceeds {limit} bytes; split the batch into smaller requests."
+        )
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise too_large  # refuse before reading what the client says is too much
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
-            raise PayloadTooLarge(
-                f"Request body exceeds {limit} bytes; split the batch into smaller requests."
-            )
+            raise too_large
         if b"\x00" in raw or (b"\\u0000" in raw and _ESCAPED_NUL.search(raw)):
             raise ParseError("JSON strings must not contain NUL (\\u0000) characters.")
         try:

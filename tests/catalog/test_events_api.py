@@ -2,6 +2,7 @@
 
 import io
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -299,3 +300,16 @@ def test_parser_stops_reading_at_the_size_limit(settings):
 
     with pytest.raises(PayloadTooLarge, match="exceeds 10 bytes"):
         StrictJSONParser().parse(stream)
+
+
+def test_parser_refuses_a_declared_oversize_body_without_reading_it(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+
+    class UnreadableStream:
+        def read(self, size=-1):
+            raise AssertionError("the body must not be read")
+
+    request = SimpleNamespace(META={"CONTENT_LENGTH": "5000000"})
+
+    with pytest.raises(PayloadTooLarge):
+        StrictJSONParser().parse(UnreadableStream(), parser_context={"request": request})

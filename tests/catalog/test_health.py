@@ -3,6 +3,8 @@
 import pytest
 from django.db import connection
 
+from catalog.exceptions import json_server_error
+
 URL = "/api/v1/health"
 
 
@@ -76,3 +78,12 @@ def test_unknown_api_urls_answer_json_404(api_client):
 
     assert response.status_code == 404
     assert "/api/docs/" in response.json()["detail"]
+
+
+def test_server_errors_under_api_answer_json_and_elsewhere_html(rf):
+    api = json_server_error(rf.get("/api/v1/items"))
+    admin = json_server_error(rf.get("/admin/"))
+
+    assert api.status_code == admin.status_code == 500
+    assert api["Content-Type"] == "application/json"
+    assert "text/html" in admin["Content-Type"]

@@ -9,6 +9,7 @@ from django.utils.module_loading import import_string
 
 
 class EngineConfig(AppConfig):
+    default = True
     name = "engine"
     verbose_name = "Recommendation engine"
     default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,133 @@
+"""Training, promotion, rollback and idempotence of model versions."""
+
+import pytest
+
+from engine import versions
+from engine.models import ModelVersion
+from engine.tasks import train_version
+
+Status = ModelVersion.Status
+
+
+def make_version(primary_value, status=Status.SUCCEEDED, **settings):
+    return ModelVersion.objects.create(
+        scenario="products",
+        algorithm="itemknn",
+        status=status,
+        primary_metric="ndcg@10",
+        primary_value=primary_value,
+        settings={"auto_promote": True, "promotion_tolerance": 0.01, **settings},
+    )
+
+
+@pytest.mark.parametrize(
+    "candidate, current, tolerance, promoted",
+    [
+        (0.30, 0.30, 0.0, True),  # equal is enough
+        (0.295, 0.30, 0.01, True),  # within tolerance: 0.295 >= 0.29
+        (0.285, 0.30, 0.01, False),  # 0.285 < 0.29
+        (0.50, None, 0.0, True),  # nothing served yet
+    ],
+)
+def test_promotion_rule(db, candidate, current, tolerance, promoted):
+    served = make_version(current, status=Status.PROMOTED) if current is not None else None
+    version = make_version(candidate, promotion_tolerance=tolerance)
+    decision, note = versions.promotion_decision(version, served)
+    assert decision is promoted, note
+
+
+def test_auto_promote_off_needs_a_person(db):
+    version = make_version(0.9, auto_promote=False)
+    assert versions.promotion_decision(version, None) == (
+        False,
+        "auto_promote is off; promote by hand in the admin",
+    )
+
+
+def test_train_promote_and_score(store, train_products):
+    version = train_products(model="itemknn")
+    assert version.status == Status.PROMOTED
+    assert version.primary_metric == "ndcg@10" and 0 < version.primary_value <= 1
+    assert version.data_snapshot["users"] == 12 and version.data_snapshot["items"] == 12
+    assert version.data_snapshot["events"] == 48
+    assert version.train_seconds > 0 and version.finished_at >= version.started_at
+    assert versions.plot_path(version).is_file()
+    assert version.scored_users == 12
+    assert version.promotion_note == "first trained version"
+
+
+def test_failed_or_worse_version_never_replaces_the_served_one(store, train_products):
+    served = train_products(model="itemknn")
+    worse = train_products(model="popularity")  # ignores tastes: lower NDCG on planted data
+    assert worse.status == Status.SUCCEEDED, worse.promotion_note
+    assert worse.primary_value < served.primary_value - 0.01
+    assert "<" in worse.promotion_note
+    from catalog.models import Interaction
+
+    Interaction.objects.all().delete()  # nothing to train on: the run fails
+    failed = train_products(model="itemknn")
+    assert failed.status == Status.FAILED
+    assert "no interactions" in failed.error
+    assert ModelVersion.promoted("products").pk == served.pk
+
+
+def test_rollback_serves_the_previous_version(store, train_products):
+    first = train_products(model="itemknn")
+    second = train_products(model="itemknn", promotion_tolerance=1.0)
+    assert second.status == Status.PROMOTED
+    first.refresh_from_db()
+    assert first.status == Status.RETIRED
+    assert versions.rollback("products").pk == first.pk
+    second.refresh_from_db()
+    assert second.status == Status.RETIRED
+    assert ModelVersion.promoted("products").pk == first.pk
+
+
+def test_rollback_without_history_is_a_clear_error(db):
+    with pytest.raises(ValueError, match="no promoted version to roll back"):
+        versions.rollback("products")
+
+
+def test_manual_promotion_of_a_failed_version_is_refused(db):
+    failed = make_version(None, status=Status.FAILED)
+    with pytest.raises(ValueError, match="failed; it has no model"):
+        versions.promote(failed)
+
+
+def test_repeated_delivery_of_a_training_task_is_a_no_op(store, train_products):
+    version = train_products(model="itemknn")
+    finished_at = version.finished_at
+    assert train_version.apply(args=[version.pk]).get() == "skipped"
+    version.refresh_from_db()
+    assert version.finished_at == finished_at and version.status == Status.PROMOTED
+
+
+def test_tasks_have_explicit_names_and_queues():
+    from config.celery import app
+    from engine.queues import TASK_ROUTES
+
+    assert {"engine.train_version", "engine.score_version", "engine.train_scenario"} <= set(
+        app.tasks
+    )
+    assert TASK_ROUTES["engine.train_version"] == {"queue": "training"}
+    assert TASK_ROUTES["engine.score_version"] == {"queue": "scoring"}
+    assert train_version.max_retries == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_train_command_waits_and_reports(capsys):
+    from django.core.management import call_command
+
+    from tests.engine.planted import plant_store
+
+    plant_store()  # committed, so the command's on-commit enqueue runs as in production
+    call_command("train", "products", "--wait", "--timeout", "60")
+    out = capsys.readouterr().out
+    assert "queued version" in out and "promoted, ndcg@10=" in out
+
+
+def test_train_command_rejects_unknown_scenario(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="unknown scenario 'nope'"):
+        call_command("train", "nope")

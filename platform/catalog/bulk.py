@@ -65,6 +65,43 @@ def pks_by_external_id(model, external_ids) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
+def create_missing(model, external_ids) -> None:
+    """Create rows with these external ids and default values elsewhere, skipping existing ones.
+
+    Ids are inserted in sorted order so that concurrent requests creating overlapping ids lock
+    them in the same order and cannot deadlock.
+    """
+    external_ids = sorted(external_ids)
+    if not external_ids:
+        return
+    if not _on_postgresql():
+        model.objects.bulk_create(
+            [model(external_id=external_id) for external_id in external_ids],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        return
+    # Every other column gets the value the ORM would give a new object (defaults, auto_now).
+    template = model(external_id="")
+    fields = [
+        field
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.name != "external_id"
+    ]
+    defaults = [
+        field.get_db_prep_save(field.pre_save(template, add=True), connection) for field in fields
+    ]
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{model._meta.db_table}" ("external_id", {columns}) '
+            f"SELECT wanted.id, {placeholders} FROM json_array_elements_text(%s::json) "
+            "AS wanted(id) ON CONFLICT (external_id) DO NOTHING",
+            [*defaults, json.dumps(external_ids)],
+        )
+
+
 def _stored_event_ids(event_ids: list[str]) -> set[str]:
     if not event_ids:
         return set()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 
-from catalog.bulk import insert_interactions, pks_by_external_id
+from catalog.bulk import create_missing, insert_interactions, pks_by_external_id
 from catalog.exceptions import BatchValidationError
 from catalog.models import EventType, Interaction, Item, User
 from catalog.signals import events_ingested
@@ -311,12 +311,6 @@ def _resolve_or_create(model, external_ids: set[str]) -> dict[str, int]:
     pks = pks_by_external_id(model, external_ids)
     missing = external_ids - pks.keys()
     if missing:
-        # Sorted, so concurrent requests creating overlapping ids lock them in the same order
-        # and cannot deadlock.
-        model.objects.bulk_create(
-            [model(external_id=external_id) for external_id in sorted(missing)],
-            batch_size=1000,
-            ignore_conflicts=True,
-        )
+        create_missing(model, missing)
         pks.update(pks_by_external_id(model, missing))
     return pks

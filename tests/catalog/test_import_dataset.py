@@ -165,6 +165,13 @@ def test_generic_csv_with_truncated_last_line_and_default_type(tmp_path):
     assert "Imported 0 events (3 duplicates skipped)" in out
 
 
+def test_complete_last_line_without_newline_is_kept(tmp_path):
+    path = write(tmp_path / "events.csv", "user_id,item_id\nu1,i1\nu2,i2")
+    out, err = run_import("csv", path)
+    assert out.startswith("Imported 2 events") and out.endswith("0 malformed line(s) skipped.")
+    assert err == ""
+
+
 def test_generic_csv_with_timestamps_and_types(tmp_path):
     path = write(
         tmp_path / "events.csv",

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from catalog.models import Interaction, Item
+from catalog.models import Interaction, Item, User
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +46,13 @@ def test_batch_round_trips_every_field_and_counts_duplicates_exactly(write_clien
     assert stored.context == {"device": "web", "recommendation_id": "r-2", "nested": {"n": 2}}
     assert stored.timestamp.isoformat() == "2024-05-03T10:00:00+00:00"
     assert Interaction.objects.filter(event_id__isnull=True).count() == 2
+    created_user, created_item = (
+        User.objects.get(external_id="u-9"),
+        Item.objects.get(external_id="new-sku"),
+    )
+    assert (created_user.segments, created_user.attributes) == ([], {})
+    assert created_user.created_at is not None and created_user.updated_at is not None
+    assert (created_item.kind, created_item.tags, created_item.in_stock) == ("product", [], True)
 
 
 @pytest.mark.django_db(transaction=True)

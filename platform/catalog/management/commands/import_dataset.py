@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ REES46_EVENT_TYPES = {
 }
 # Types an import may add when missing: name -> (weight, is_positive).
 IMPORTER_EVENT_TYPES = {"remove_from_cart": (1.0, False)}
+TAIL_BYTES = 1 << 20  # enough to hold the last two lines of any of the formats
 USER_FIELDS = ["age_band", "gender", "location", "attributes", "updated_at"]
 ITEM_FIELDS = ["kind", "title", "category", "tags", "price", "attributes", "updated_at"]
 
@@ -238,17 +240,23 @@ def trim_truncated_last_line(path: Path, separator: str) -> tuple[str | None, in
     """If the file ends mid-row, return (that line, bytes before it); else (None, file size).
 
     A row is cut when the file lacks a final newline and the last line has fewer fields than
-    the line before it.
+    the line before it. Only the file's tail is read, so large files cost nothing here.
     """
-    data = path.read_bytes()
-    if not data or data.endswith(b"\n"):
-        return None, len(data)
-    cut = data.rfind(b"\n") + 1
-    last = data[cut:].decode("utf-8", errors="replace")
-    previous = data[: max(cut - 1, 0)].rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
-    if cut and last.count(separator) < previous.count(separator):
-        return last, cut
-    return None, len(data)
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        tail_start = max(0, size - TAIL_BYTES)
+        handle.seek(tail_start)
+        tail = handle.read()
+    if not tail or tail.endswith(b"\n"):
+        return None, size
+    last_newline = tail.rfind(b"\n")
+    if last_newline < 0:
+        return None, size  # a one-line file, or a last line longer than TAIL_BYTES
+    last = tail[last_newline + 1 :].decode("utf-8", errors="replace")
+    previous = tail[:last_newline].rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    if last.count(separator) < previous.count(separator):
+        return last, tail_start + last_newline + 1
+    return None, size
 
 
 def _with_complete_rows(path: Path, separator: str, workdir: Path) -> tuple[Path, list[str]]:
@@ -257,8 +265,12 @@ def _with_complete_rows(path: Path, separator: str, workdir: Path) -> tuple[Path
     if truncated is None:
         return path, []
     copy = workdir / path.name
-    with path.open("rb") as source:
-        copy.write_bytes(source.read(size))
+    with path.open("rb") as source, copy.open("wb") as target:
+        remaining = size
+        while remaining:
+            chunk = source.read(min(remaining, 1 << 20))
+            target.write(chunk)
+            remaining -= len(chunk)
     return copy, [f"{path}: {truncated!r}"]
 
 

@@ -42,7 +42,7 @@ def filter_slate(slate: Slate, allowed: np.ndarray) -> Slate:
     """Drop candidates whose catalog row is not allowed (hidden, excluded, wrong category...)."""
     if not len(slate):
         return slate
-    return slate.keep(allowed[slate.rows])
+    return slate.keep(np.asarray(allowed, dtype=bool)[slate.rows])
 
 
 def category_similarity(first: str, second: str) -> float:

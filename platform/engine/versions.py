@@ -95,9 +95,10 @@ def run_training(version_id: int) -> ModelVersion | None:
     version.train_seconds = outcome.train_seconds or (time.monotonic() - started)
     version.progress = 1.0
     version.progress_message = "trained"
-    version.save()
     _plot_history(version)
-    maybe_promote(version)
+    with transaction.atomic():  # observers see running, then the final state with its decision
+        version.save()
+        maybe_promote(version)
     return version
 
 

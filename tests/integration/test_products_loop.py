@@ -1,0 +1,75 @@
+"""The products loop on real services: import through the worker, train on the worker, promote,
+serve from the lists the scoring queue wrote to Redis, post an event, see the answer change."""
+
+import pytest
+from django.conf import settings
+
+from catalog.models import Interaction
+from catalog.tasks import import_dataset
+from engine.models import ModelVersion, ScenarioConfig
+from engine.serving import load_list
+from engine.versions import request_training
+from tests.engine.planted import BOOKS, PHONES, reset_engine_state
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def planted_csv(path):
+    """Users p1..p6 buy phones, b1..b6 books, four items each in a rotating window."""
+    rows = ["user_id,item_id,event_type"]
+    for group, items in (("p", PHONES), ("b", BOOKS)):
+        for u in range(6):
+            for offset in range(4):
+                kind = "purchase" if offset == 0 else "view"
+                rows.append(f"{group}{u + 1},{items[(u + offset) % 6]},{kind}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def ids(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [item["item_id"] for item in response.json()["items"]]
+
+
+def test_import_train_promote_serve_and_react_to_an_event(
+    celery_worker, wait_until, tmp_path, read_client, write_client
+):
+    assert not settings.CELERY_TASK_ALWAYS_EAGER, "tasks must travel through Redis here"
+    reset_engine_state()
+    import_dataset.delay("csv", str(planted_csv(tmp_path / "events.csv")))
+    wait_until(lambda: Interaction.objects.count() == 48, message="the worker imported nothing")
+
+    config = ScenarioConfig.for_slug("products")
+    config.settings = {"model": "itemknn"}
+    config.save()
+    version = request_training("products", triggered_by="integration")  # enqueued on commit
+    wait_until(
+        lambda: ModelVersion.objects.get(pk=version.pk).is_final,
+        timeout=120,
+        message="training did not finish on the worker",
+    )
+    version.refresh_from_db()
+    assert version.status == ModelVersion.Status.PROMOTED, version.error
+    wait_until(
+        lambda: ModelVersion.objects.get(pk=version.pk).scored_users == 12,
+        timeout=60,
+        message="the scoring queue wrote no lists",
+    )
+    assert load_list("products", version.pk, "p1") is not None  # written by the worker to Redis
+
+    url = "/api/v1/products/recommendations"
+    response = read_client.get(url, {"user_id": "p1", "n": 2})
+    assert response.json()["model_version"] == version.pk
+    assert set(ids(response)) == {"phone-5", "phone-6"}
+
+    events = [
+        {"user_id": "p1", "item_id": item, "type": "purchase"}
+        for item in ("phone-5", "book-1", "book-2")
+    ]
+    assert write_client.post("/api/v1/events", {"events": events}, format="json").status_code in (
+        200,
+        201,
+    )
+    after = ids(read_client.get(url, {"user_id": "p1", "n": 3}))
+    assert "phone-5" not in after
+    assert set(after) & {"book-3", "book-4", "book-5", "book-6"}

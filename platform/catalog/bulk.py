@@ -27,6 +27,7 @@ INTERACTION_COLUMNS = (
     "event_id",
     "created_at",
 )
+# SQL types of the same columns but created_at, as json_to_recordset reads them.
 _PG_RECORD_TYPES = (
     "bigint",
     "bigint",

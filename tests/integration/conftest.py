@@ -21,8 +21,8 @@ Fixtures:
 ``celery_worker`` (session)
     Starts ``celery -A config worker -Q training,scoring,default --pool solo --concurrency 1``
     in ``platform/`` with ``DATABASE_URL`` naming the SAME test database, the claimed Redis and
-    the shared artifacts folder; waits until it answers a control ping; terminates it at the end
-    of the session. Its value is a :class:`WorkerProcess` (``.name``, ``.log_tail()``).
+    the shared artifacts folder; waits until it answers a control ping and has run a
+    ``catalog.ping`` task sent through the broker; terminates it at the end of the session. Its value is a :class:`WorkerProcess` (``.name``, ``.log_tail()``).
 
 ``wait_until`` (function)
     ``wait_until(predicate, timeout=30, message="...")`` polls ``predicate()`` until it returns
@@ -214,6 +214,18 @@ def wait_for_ping(worker: WorkerProcess, timeout: float) -> None:
     raise RuntimeError(f"celery worker did not answer a ping in {timeout}s:\n{worker.log_tail()}")
 
 
+def wait_for_task_roundtrip(worker: WorkerProcess, timeout: float) -> None:
+    """Send ``catalog.ping`` through the broker and wait for the worker to log its success."""
+    from catalog.tasks import ping
+
+    marker = f"Task catalog.ping[{ping.delay().id}] succeeded"
+    deadline = time.monotonic() + timeout
+    while marker not in worker.log_tail(400):
+        if time.monotonic() > deadline or worker.process.poll() is not None:
+            raise RuntimeError(f"catalog.ping never ran on the worker:\n{worker.log_tail()}")
+        time.sleep(0.2)
+
+
 def stop_worker(worker: WorkerProcess) -> None:
     if worker.process.poll() is None:
         worker.process.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task
@@ -230,6 +242,7 @@ def celery_worker(integration_services, django_db_setup, django_db_blocker, tmp_
     worker = start_worker(integration_services, log_path)
     try:
         wait_for_ping(worker, WORKER_START_TIMEOUT)
+        wait_for_task_roundtrip(worker, timeout=60)
         yield worker
     finally:
         # Before pytest-django drops the database: PostgreSQL refuses while the worker is connected.

@@ -55,6 +55,8 @@ def test_rerun_adds_nothing_and_another_seed_differs():
     out = run_seed()
     assert f"0 events ({events} already present)" in out
     assert Interaction.objects.count() == events
+    # Other sizes are another store: its events are new, not duplicates of the first one's.
+    assert "(0 already present)" in run_seed(users=41)
     titles = set(Item.objects.values_list("title", flat=True))
     Interaction.objects.all().delete()
     run_seed(seed=4)

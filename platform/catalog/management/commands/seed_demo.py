@@ -4,7 +4,8 @@ The catalog part comes from :func:`ml.datasets.demo.generate_demo_store`: users 
 products in a category tree, articles, and browsing sessions (view -> add_to_cart -> purchase)
 driven by hidden tastes, popularity and drift. The same ``--seed`` and sizes give the same rows;
 only the dates move, so the window always ends today (recency-based features see fresh data).
-Re-running is harmless: users and items are upserted by id, events carry ids ``demo-<seed>-<n>``.
+Re-running is harmless: users and items are upserted by id, and events carry ids
+``demo-<seed>-<sizes>-<n>``, so a rerun (even on a later day) adds no events twice.
 
 Scenario apps add their own demo data through this command. After the catalog part, every
 installed app whose package has a ``demo`` module with a ``seed`` function is called, in
@@ -117,7 +118,9 @@ def write_store(store: DemoStore, seed: int, progress: bool) -> dict[str, int]:
     with bar, transaction.atomic():
         user_pks = _upsert(User, _user_rows(store), USER_FIELDS, bar)
         item_pks = _upsert(Item, _item_rows(store), ITEM_FIELDS, bar)
-        event_ids = [f"demo-{seed}-{n}" for n in range(len(events))]
+        # Same seed and sizes regenerate the same events (only shifted in time): same ids.
+        size = f"{len(store.users)}u{len(store.items)}i{(store.end - store.start) // DAY}d"
+        event_ids = [f"demo-{seed}-{size}-{n}" for n in range(len(events))]
         users_of = [user_pks[key] for key in events.user_ids.tolist()]
         items_of = [item_pks[key] for key in events.item_ids.tolist()]
         types = events.event_types.tolist()

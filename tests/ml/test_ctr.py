@@ -1,10 +1,13 @@
 """CTR models: planted feature interaction, numpy-only round trip, bad input."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from ml.base import Model
-from ml.datasets.common import dataset_path
+from ml.datasets.common import REPO_ROOT, dataset_path
 from ml.metrics.classification import log_loss, roc_auc
 from ml.models.ctr import DeepFM, LogisticCTR, fit_logistic
 
@@ -134,3 +137,24 @@ def test_logistic_regression_ranks_real_criteo_clicks():
     )
     p = model.predict_proba(data.numeric[test], data.categorical[test])
     assert roc_auc(data.labels[test], p) > 0.65
+
+
+def test_saved_deepfm_serves_without_tensorflow(tmp_path, data, deepfm):
+    _, (numeric, categories, _) = data
+    deepfm.save(tmp_path / "model")
+    np.savez(tmp_path / "inputs.npz", numeric=numeric, categories=categories)
+    script = f"""
+import sys
+sys.modules["tensorflow"] = None  # any import of TensorFlow or Keras now fails
+sys.modules["keras"] = None
+import numpy as np
+from ml.base import Model
+import ml.models.ctr
+inputs = np.load("{tmp_path}/inputs.npz")
+model = Model.load("{tmp_path}/model")
+np.save("{tmp_path}/out.npy", model.predict_proba(inputs["numeric"], inputs["categories"]))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO_ROOT, capture_output=True)
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "out.npy"), deepfm.predict_proba(numeric, categories)
+    )

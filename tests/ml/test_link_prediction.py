@@ -1,12 +1,14 @@
 """Link prediction: heuristics by hand, planted communities, recommendation, round trip."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from ml.base import Model
-from ml.datasets.common import dataset_path
+from ml.datasets.common import REPO_ROOT, dataset_path
 from ml.metrics.classification import roc_auc
 from ml.models.link_prediction import AdamicAdar, CommonNeighbours, NodeEmbedding
 
@@ -148,3 +150,21 @@ def test_adamic_adar_on_ego_facebook_held_out_edges():
     pairs = np.r_[edges[held_out][:2000], random_pairs]
     labels = np.r_[np.ones(2000), np.zeros(2000)]
     assert roc_auc(labels, model.score(pairs)) > 0.95
+
+
+def test_saved_embeddings_serve_without_tensorflow(tmp_path, communities):
+    model, edges, _, _ = communities
+    model.save(tmp_path / "model")
+    np.save(tmp_path / "pairs.npy", edges)
+    script = f"""
+import sys
+sys.modules["tensorflow"] = None  # any import of TensorFlow or Keras now fails
+sys.modules["keras"] = None
+import numpy as np
+from ml.base import Model
+import ml.models.link_prediction
+model = Model.load("{tmp_path}/model")
+np.save("{tmp_path}/out.npy", model.score(np.load("{tmp_path}/pairs.npy")))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO_ROOT, capture_output=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), model.score(edges))

@@ -1,10 +1,14 @@
 """Text matchers: planted paraphrase structure, sorted results, round trip, bad input."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from ml.base import Model
-from ml.datasets.common import dataset_path
+from ml.datasets.common import REPO_ROOT, dataset_path
 from ml.metrics.text import accuracy_at_1
 from ml.models.text_matching import (
     BM25Matcher,
@@ -175,3 +179,25 @@ def test_hybrid_from_parts_matches_fitted_hybrid(data, hybrid):
     other = BM25Matcher().fit(["x y", "z w"], [1, 2])
     with pytest.raises(ValueError, match="same questions"):
         HybridMatcher.from_parts(other, hybrid.encoder)
+
+
+def test_saved_hybrid_serves_without_tensorflow(tmp_path, data, hybrid):
+    queries = data[1][0]
+    hybrid.save(tmp_path / "model")
+    (tmp_path / "queries.json").write_text(json.dumps(queries))
+    script = f"""
+import json, sys
+sys.modules["tensorflow"] = None  # any import of TensorFlow or Keras now fails
+sys.modules["keras"] = None
+import numpy as np
+from ml.base import Model
+import ml.models.text_matching
+queries = json.loads(open("{tmp_path}/queries.json").read())
+ids, scores = Model.load("{tmp_path}/model").match(queries, 3)
+np.savez("{tmp_path}/out.npz", ids=ids, scores=scores)
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO_ROOT, capture_output=True)
+    out = np.load(tmp_path / "out.npz")
+    ids, scores = hybrid.match(queries, 3)
+    np.testing.assert_array_equal(out["ids"], ids)
+    np.testing.assert_array_equal(out["scores"], scores)

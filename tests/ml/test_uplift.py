@@ -1,10 +1,13 @@
 """Uplift models: a planted responsive segment, round trip, allocation by hand, bad input."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from ml.base import Model
-from ml.datasets.common import dataset_path
+from ml.datasets.common import REPO_ROOT, dataset_path
 from ml.metrics.uplift import qini_coefficient, uplift_at_k
 from ml.models.uplift import TLearner, TwoHeadUplift, allocate_budget
 
@@ -156,3 +159,23 @@ def test_t_learner_beats_random_on_hillstrom_womens_email():
     model = TLearner().fit(arm.features[train], arm.treatment[train], arm.outcome[train])
     uplift = model.predict_uplift(arm.features[test])
     assert qini_coefficient(arm.outcome[test], arm.treatment[test], uplift) > 0.03
+
+
+def test_saved_two_head_serves_without_tensorflow(tmp_path, data, models):
+    _, (X, _, _) = data
+    models["two_head"].save(tmp_path / "model")
+    np.save(tmp_path / "X.npy", X)
+    script = f"""
+import sys
+sys.modules["tensorflow"] = None  # any import of TensorFlow or Keras now fails
+sys.modules["keras"] = None
+import numpy as np
+from ml.base import Model
+import ml.models.uplift
+model = Model.load("{tmp_path}/model")
+np.save("{tmp_path}/out.npy", model.predict_uplift(np.load("{tmp_path}/X.npy")))
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO_ROOT, capture_output=True)
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "out.npy"), models["two_head"].predict_uplift(X)
+    )

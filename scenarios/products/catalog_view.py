@@ -34,6 +34,8 @@ class CatalogSnapshot:
     categories: np.ndarray
     category_codes: np.ndarray  # int index into category_names
     category_names: list[str]
+    category_prefixes: np.ndarray  # [n_categories, depth] id of each path prefix, -1 past the end
+    category_depths: np.ndarray  # [n_categories] number of path parts
     prices: np.ndarray  # float64, nan when unknown
     recommendable: np.ndarray  # bool
     created: np.ndarray  # unix seconds
@@ -57,6 +59,19 @@ class CatalogSnapshot:
             if name == prefix or name.startswith(prefix + "/")
         ]
         return np.isin(self.category_codes, codes)
+
+    def category_closeness(self, first_rows: np.ndarray, second_rows: np.ndarray) -> np.ndarray:
+        """[len(first), len(second)] shared path depth over the deeper path (see
+        :func:`engine.pipeline.category_similarity`), vectorised over prefix ids."""
+        first = self.category_codes[first_rows]
+        second = self.category_codes[second_rows]
+        left, right = self.category_prefixes[first], self.category_prefixes[second]
+        equal = (left[:, None, :] == right[None, :, :]) & (left[:, None, :] >= 0)
+        shared = np.cumprod(equal, axis=2).sum(axis=2)
+        deeper = np.maximum(
+            self.category_depths[first][:, None], self.category_depths[second][None, :]
+        )
+        return shared / np.maximum(deeper, 1)
 
     def content_similarity(self, row: int) -> np.ndarray:
         return np.asarray((self.content @ self.content[row].T).todense()).ravel()
@@ -105,6 +120,13 @@ def build_snapshot(generation: tuple | None = None) -> CatalogSnapshot:
     categories = [r[3].strip("/") for r in records]
     category_names = sorted(set(categories))
     code_of = {name: code for code, name in enumerate(category_names)}
+    parts = [[p for p in name.split("/") if p] for name in category_names]
+    depth = max((len(p) for p in parts), default=1) or 1
+    prefix_ids: dict[tuple, int] = {}
+    prefixes = np.full((len(parts), depth), -1, dtype=np.int64)
+    for code, path in enumerate(parts):
+        for level in range(len(path)):
+            prefixes[code, level] = prefix_ids.setdefault(tuple(path[: level + 1]), len(prefix_ids))
     return CatalogSnapshot(
         generation=generation,
         ids=ids,
@@ -113,6 +135,8 @@ def build_snapshot(generation: tuple | None = None) -> CatalogSnapshot:
         categories=np.array(categories, dtype=object),
         category_codes=np.array([code_of[c] for c in categories], dtype=np.int64),
         category_names=category_names,
+        category_prefixes=prefixes,
+        category_depths=np.array([len(p) for p in parts], dtype=np.int64),
         prices=np.array([np.nan if r[4] is None else float(r[4]) for r in records], dtype=float),
         recommendable=np.array([r[0] in recommendable_ids for r in records], dtype=bool),
         created=np.array([r[6].timestamp() for r in records], dtype=float),

@@ -24,7 +24,7 @@ from django.utils import timezone
 from catalog.models import Interaction, User
 from engine import serving
 from engine.models import ModelVersion
-from engine.pipeline import Slate, category_similarity, diversify, explore, filter_slate
+from engine.pipeline import Slate, diversify, explore, filter_slate
 from engine.scenario import (
     ItemNotFound,
     Kind,
@@ -59,6 +59,7 @@ VERBS = {
 }
 POPULAR_TTL_SECONDS = 60
 SEGMENT_TOP = 500
+HISTORY_LIMIT = 500  # newest events of a user that shape the answer
 
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -258,7 +259,7 @@ class ProductsScenario(Scenario):
         return list(
             Interaction.objects.filter(user_id=user_pk)
             .order_by("-timestamp", "-pk")
-            .values_list("pk", "item_id", "event_type")[:500]
+            .values_list("pk", "item_id", "event_type")[:HISTORY_LIMIT]
         )
 
     def _user_candidates(
@@ -328,18 +329,14 @@ class ProductsScenario(Scenario):
         history = [(index, kind) for index, kind in recent[:50] if state.catalog_rows[index] >= 0]
         if not history:
             return ["recommended for you"] * len(candidates)
-        history_paths = [snapshot.categories[state.catalog_rows[i]] for i, _ in history]
-        best_for_path: dict[str, int | None] = {}
+        history_rows = state.catalog_rows[[index for index, _ in history]]
+        candidate_rows = state.catalog_rows[np.asarray(candidates, dtype=np.int64)]
+        closeness = snapshot.category_closeness(history_rows, np.maximum(candidate_rows, 0))
+        closeness[:, candidate_rows < 0] = 0.0
+        best = closeness.argmax(axis=0)  # the first maximum: history is newest first
         reasons = []
-        for candidate in np.asarray(candidates).tolist():
-            row = state.catalog_rows[candidate]
-            path = snapshot.categories[row] if row >= 0 else ""
-            if path not in best_for_path:
-                closeness = [category_similarity(path, other) for other in history_paths]
-                top = max(closeness)
-                best_for_path[path] = closeness.index(top) if top > 0 else None
-            source = best_for_path[path]
-            if source is None:
+        for column, source in enumerate(best.tolist()):
+            if closeness[source, column] <= 0:
                 reasons.append("recommended for you")
                 continue
             index, kind = history[source]
@@ -364,15 +361,24 @@ class ProductsScenario(Scenario):
         )
         snapshot = catalog.get()
         weights = event_weights(settings)
+        histories: dict[int, list] = {pk: [] for pk, _ in active}
+        events = (
+            Interaction.objects.filter(user_id__in=list(histories))
+            .order_by("user_id", "-timestamp", "-pk")
+            .values_list("user_id", "pk", "item_id", "event_type")
+        )
+        for user_pk, *event in events.iterator(chunk_size=20000):
+            if len(histories[user_pk]) < HISTORY_LIMIT:
+                histories[user_pk].append(tuple(event))
         lists: dict[str, Any] = {}
         for position, (user_pk, external_id) in enumerate(active):
-            history = self._history(user_pk)
+            history = histories[user_pk]
             if history:
                 stamp = max(pk for pk, _, _ in history)
                 lists[external_id] = self._user_candidates(
                     state, snapshot, external_id, history, weights, stamp
                 )
-            if position % 200 == 0:
+            if position % 500 == 0:
                 progress(
                     position / max(len(active), 1), f"scored {position} of {len(active)} users"
                 )

@@ -1,0 +1,442 @@
+"""``make bench-serve``: latency and throughput of the products recommendations endpoint.
+
+For each backend (the embedded default: SQLite + local-memory cache; and PostgreSQL + Redis when
+reachable) it builds a store of 10k items and 10k users, trains and scores the products scenario,
+starts gunicorn (2 sync workers, one BLAS/OpenMP thread each) and drives it from an asyncio load
+generator on the same 2 cores, measuring:
+
+- floor: a trivial DRF endpoint with the same API-key auth and throttle,
+- precomputed: recommendations served from the scoring queue's cached lists,
+- uncached: every request is a user's first (lists flushed), so the model scores it (fold-in).
+
+API-key auth, throttling (at a rate that never refuses) and impression counting are on in every
+run. ``--movielens`` also times training products on MovieLens-100k imported into the database.
+The markdown table is printed and written into bench/RESULTS.md under "## Serving (bench-serve)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform as stdlib_platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Serving (bench-serve)"
+THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/recoplatform_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_LOCK_KEY = "recoplatform:integration-session"  # integration runs skip a db holding it
+
+SETUP = r"""
+import json, sys, time
+from datetime import timedelta
+import numpy as np
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.utils import timezone
+from catalog.models import ApiKey, Interaction, Item, User
+from engine.models import ModelVersion, ScenarioConfig
+n_items, n_users, per_user = {n_items}, {n_users}, {per_user}
+rng = np.random.default_rng(7)
+Interaction.objects.all().delete(); User.objects.all().delete(); Item.objects.all().delete()
+ModelVersion.objects.all().delete()
+categories = [f"dept{{d}}/cat{{c}}" for d in range(10) for c in range(10)]
+Item.objects.bulk_create(
+    [Item(external_id=f"i{{i}}", title=f"Item {{i}}", category=categories[i % 100],
+          price=float(5 + i % 300)) for i in range(n_items)], batch_size=2000)
+User.objects.bulk_create([User(external_id=f"u{{u}}", age_band=str(u % 5)) for u in range(n_users)],
+                         batch_size=2000)
+items = dict(Item.objects.values_list("external_id", "pk"))
+users = dict(User.objects.values_list("external_id", "pk"))
+now = timezone.now()
+popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
+popularity /= popularity.sum()
+events = []
+for u in range(n_users):
+    taste = u % 100  # users like one category, plus popular items
+    own = np.arange(taste, n_items, 100)
+    chosen = np.r_[rng.choice(own, per_user // 2), rng.choice(n_items, per_user - per_user // 2, p=popularity)]
+    for k, i in enumerate(np.unique(chosen)):
+        events.append(Interaction(user_id=users[f"u{{u}}"], item_id=items[f"i{{i}}"],
+                                  event_type="purchase" if k % 5 == 0 else "view",
+                                  timestamp=now - timedelta(minutes=int(rng.integers(1, 10000)))))
+    if len(events) >= 20000:
+        Interaction.objects.bulk_create(events, batch_size=5000); events = []
+Interaction.objects.bulk_create(events, batch_size=5000)
+config = ScenarioConfig.for_slug("products")
+config.settings = {{"model": "itemknn", "hyperparameters": {{"neighbours": 50}}}}
+config.save()
+started = time.monotonic()
+call_command("train", "products", "--wait")
+version = ModelVersion.objects.get(scenario="products", status="promoted")
+_, key = ApiKey.create_key("bench", ["read"])
+print(json.dumps({{"key": key, "version": version.pk, "train_and_score_s": time.monotonic() - started,
+                   "events": Interaction.objects.count(), "scored": version.scored_users}}))
+"""
+
+MOVIELENS = r"""
+import json, time
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from catalog.models import Interaction, Item, User
+from engine.models import ModelVersion, ScenarioConfig
+Interaction.objects.all().delete(); User.objects.all().delete(); Item.objects.all().delete()
+ModelVersion.objects.all().delete()
+started = time.monotonic()
+call_command("import_dataset", "movielens", "{path}", "--no-progress")
+imported = time.monotonic() - started
+config = ScenarioConfig.for_slug("products")
+config.settings = {{"model": "{model}"}}
+config.save()
+started = time.monotonic()
+call_command("train", "products", "--wait")
+total = time.monotonic() - started
+version = ModelVersion.objects.get(scenario="products", status="promoted")
+print(json.dumps({{"import_s": imported, "train_to_scored_s": total, "fit_evaluate_s": version.train_seconds,
+                   "ndcg": version.primary_value, "users": version.scored_users,
+                   "events": Interaction.objects.count()}}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def backend_env(backend: str, var_dir: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    }
+    env.update(THREAD_LIMITS)
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT / "bench"), str(ROOT / "platform"), str(ROOT)]),
+        DJANGO_SETTINGS_MODULE="serve_settings",
+        RECO_VAR_DIR=str(var_dir),
+        DJANGO_DEBUG="0",
+        API_KEY_THROTTLE_RATE="100000000/min",
+        LOG_LEVEL="ERROR",
+    )
+    if backend == "postgresql+redis":
+        env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL)
+    return env
+
+
+def run_json(script: str, env: dict[str, str], timeout: int = 1800) -> dict:
+    import json
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"setup failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prepare_postgres_and_redis() -> str | None:
+    """Create the bench database if missing and hold a Redis db; None when ready, else why not."""
+    try:
+        import psycopg
+        import redis
+
+        parts = re.match(r"(.*/)([^/]+)$", PG_URL)
+        with psycopg.connect(parts.group(1) + "postgres", autocommit=True) as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [parts.group(2)]
+            ).fetchone()
+            if not exists:
+                connection.execute(f'CREATE DATABASE "{parts.group(2)}"')
+        client = redis.Redis.from_url(REDIS_URL)
+        client.flushdb()
+        client.set(REDIS_LOCK_KEY, os.getpid(), ex=3600)
+    except Exception as error:  # report and skip the backend, the embedded run still counts
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+class Gunicorn:
+    def __init__(self, env: dict[str, str], workers: int = 2):
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "--backlog",
+                "2048",
+            ],
+            env=env,
+            cwd=ROOT / "platform",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+async def _one(port: int, request: bytes) -> tuple[float, int]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    data = await reader.read()
+    writer.close()
+    status = int(data[9:12]) if len(data) >= 12 else 0
+    return time.perf_counter() - started, status
+
+
+async def _drive(
+    port: int, requests: list[bytes], concurrency: int
+) -> tuple[list[float], list[int], float]:
+    latencies, statuses = [], []
+    position = 0
+
+    async def client():
+        nonlocal position
+        while position < len(requests):
+            request = requests[position]
+            position += 1
+            latency, status = await _one(port, request)
+            latencies.append(latency)
+            statuses.append(status)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies, statuses, time.perf_counter() - started
+
+
+def get(path: str, key: str) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Api-Key {key}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+
+def measure(port: int, requests: list[bytes], concurrency: int) -> dict:
+    latencies, statuses, seconds = asyncio.run(_drive(port, requests, concurrency))
+    bad = sum(status != 200 for status in statuses)
+    if bad > len(statuses) // 100:
+        raise RuntimeError(f"{bad} of {len(statuses)} requests failed: statuses {set(statuses)}")
+    ms = np.asarray(latencies) * 1000
+    return {
+        "errors": bad,
+        "n": len(ms),
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "rps": len(ms) / seconds,
+    }
+
+
+def bench_backend(backend: str, args) -> list[dict]:
+    var_dir = Path(tempfile.mkdtemp(prefix=f"bench-serve-{backend.replace('+', '-')}-"))
+    env = backend_env(backend, var_dir)
+    print(f"[{backend}] building the store and training ...", flush=True)
+    setup = run_json(
+        SETUP.format(n_items=args.items, n_users=args.users, per_user=args.per_user), env
+    )
+    key, version = setup["key"], setup["version"]
+    print(
+        f"[{backend}] {setup['events']} events, trained and scored {setup['scored']} users "
+        f"in {setup['train_and_score_s']:.1f} s",
+        flush=True,
+    )
+    rng = np.random.default_rng(1)
+    rows = []
+    server = Gunicorn(env)
+    try:
+        floor = [get("/bench/floor", key)] * args.requests
+        measure(server.port, floor[:500], args.concurrency)  # warm-up: imports, connections
+        rows.append(
+            {
+                "endpoint": "trivial DRF endpoint (floor)",
+                **measure(server.port, floor, args.concurrency),
+            }
+        )
+        users = rng.permutation(args.users)
+        uncached = [
+            get(f"/api/v1/products/recommendations?user_id=u{u}&n=10", key)
+            for u in users[: args.requests]
+        ]
+        if backend == "postgresql+redis":
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            for name in client.scan_iter(match=f"*engine:list:products:{version}:*", count=5000):
+                client.delete(name)
+        rows.append(
+            {
+                "endpoint": "recommendations, uncached (fold-in scoring)",
+                **measure(server.port, uncached, args.concurrency),
+            }
+        )
+        # The same users again: their lists are now cached (each worker's memory on the embedded
+        # default, so every user is asked twice first; Redis on the production setup).
+        hot = users[: min(args.requests, 2000)]
+        warm = [get(f"/api/v1/products/recommendations?user_id=u{u}&n=10", key) for u in hot]
+        measure(server.port, warm * 2, args.concurrency)
+        cached = [warm[i] for i in rng.integers(0, len(warm), args.requests)]
+        rows.append(
+            {
+                "endpoint": "recommendations, precomputed lists",
+                **measure(server.port, cached, args.concurrency),
+            }
+        )
+    finally:
+        server.stop()
+    for row in rows:
+        row["backend"] = backend
+        print(
+            f"[{backend}] {row['endpoint']}: p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms, "
+            f"{row['rps']:.0f} req/s",
+            flush=True,
+        )
+    return rows
+
+
+def movielens(args) -> dict | None:
+    path = Path(os.environ.get("RECO_DATA_DIR", ROOT.parent / "shared" / "data")) / "movielens-100k"
+    if not path.is_dir():
+        print(f"MovieLens-100k not found at {path}; skipping the training timing")
+        return None
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-serve-movielens-"))
+    env = backend_env("embedded", var_dir)
+    print("[movielens] importing and training products ...", flush=True)
+    result = run_json(MOVIELENS.format(path=path, model=args.movielens_model), env)
+    result["model"] = args.movielens_model
+    print(f"[movielens] {result}", flush=True)
+    return result
+
+
+def load_average() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def table(rows: list[dict], args, training: dict | None, skipped: str | None, load: str) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores "
+        f"({stdlib_platform.machine()}), Python {stdlib_platform.python_version()}, shared with "
+        f"other work (1-min load average {load} at the start), so figures are lower bounds.",
+        f"Store: {args.items:,} items, {args.users:,} users, about {args.per_user} events each; "
+        "products scenario on item-kNN (50 neighbours). Server: gunicorn, 2 sync workers, "
+        "`OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1` (one BLAS thread per worker), "
+        "`DJANGO_DEBUG=0`. Every request carries an API key (checked against the database), "
+        "passes the per-key throttle (rate set high enough never to refuse) and counts an "
+        f"impression in the cache. Load: asyncio client on the same machine, {args.concurrency} "
+        f"connections, one request per connection (sync workers do not keep connections alive), "
+        f"{args.requests:,} requests per row.",
+        "",
+        f"Command: `make bench-serve` (`python bench/serve.py --requests {args.requests}`)",
+        "",
+        "| backend | endpoint | p50 ms | p99 ms | req/s |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['backend']} | {row['endpoint']} | {row['p50']:.1f} | {row['p99']:.1f} | {row['rps']:,.0f} |"
+        )
+    if skipped:
+        lines += ["", f"PostgreSQL + Redis run skipped: {skipped}"]
+    lines += [
+        "",
+        "Goals: precomputed p99 <= 10 ms and >= 2,000 req/s; uncached p99 <= 25 ms; "
+        "recommendations at most 1.5x the floor's cost.",
+    ]
+    if training:
+        lines += [
+            "",
+            f"Training on MovieLens-100k imported into the database ({training['events']:,} events, "
+            f"embedded default, eager tasks, model {training['model']}): import "
+            f"{training['import_s']:.1f} s; `train products --wait` (dataset build, fit, evaluate, "
+            f"refit, promote) then scoring {training['users']} users: "
+            f"{training['train_to_scored_s']:.1f} s end to end (fit + evaluate "
+            f"{training['fit_evaluate_s']:.1f} s); NDCG@10 on the held-out split {training['ndcg']:.4f}. "
+            "Goal: under 2 minutes.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(section: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
+    if pattern.search(text):
+        text = pattern.sub(section.rstrip("\n") + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--per-user", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--backends", default="embedded,postgresql+redis")
+    parser.add_argument("--movielens", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--movielens-model", default="ease")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    load = load_average()
+    rows, skipped = [], None
+    for backend in args.backends.split(","):
+        if backend == "postgresql+redis":
+            skipped = prepare_postgres_and_redis()
+            if skipped:
+                print(f"skipping PostgreSQL + Redis: {skipped}")
+                continue
+        rows += bench_backend(backend, args)
+    training = movielens(args) if args.movielens else None
+    section = table(rows, args, training, skipped, load)
+    print("\n" + section)
+    if not args.no_write:
+        write_results(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -444,14 +444,15 @@ class HybridMatcher(TextMatcher):
     def from_parts(
         cls, bm25: BM25Matcher, encoder: DualEncoderMatcher, validation=None
     ) -> HybridMatcher:
-        """Fuse two matchers already fitted on the same questions (no retraining); with
-        ``validation`` = (queries, answer ids) the weight is tuned as in ``fit``."""
+        """Fuse two matchers already fitted on the same answers (no retraining; their texts may
+        differ, e.g. each on its best layout); ``validation`` = (queries, answer ids) tunes the
+        weight as in ``fit``."""
         for part in (bm25, encoder):
             part._require_fitted()
-        if bm25.answers != encoder.answers or not np.array_equal(
-            bm25.doc_answer, encoder.doc_answer
-        ):
-            raise ValueError("bm25 and encoder must be fitted on the same questions and answers")
+        if bm25.answers != encoder.answers:
+            raise ValueError(
+                "bm25 and encoder must be fitted on the same answers, in the same order"
+            )
         model = cls(bm25=bm25.params, encoder=encoder.params)
         model.answers, model.doc_answer = list(encoder.answers), encoder.doc_answer
         model.bm25, model.encoder = bm25, encoder

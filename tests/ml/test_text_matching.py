@@ -177,7 +177,7 @@ def test_hybrid_from_parts_matches_fitted_hybrid(data, hybrid):
     for got, expected in zip(fused.match(valid[0], 3), hybrid.match(valid[0], 3), strict=True):
         np.testing.assert_array_equal(got, expected)
     other = BM25Matcher().fit(["x y", "z w"], [1, 2])
-    with pytest.raises(ValueError, match="same questions"):
+    with pytest.raises(ValueError, match="same answers"):
         HybridMatcher.from_parts(other, hybrid.encoder)
 
 

@@ -215,8 +215,12 @@ class ExperimentAdmin(admin.ModelAdmin):
         body = format_html_join(
             "", "<tr><td>{}</td><td>v{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows
         )
-        head = "<tr><th>arm</th><th>version</th><th>impressions</th><th>clicks</th><th>conversions</th><th>CTR</th></tr>"
-        return format_html("<table>{}{}</table>", format_html(head), body)
+        head = format_html_join(
+            "",
+            "<th>{}</th>",
+            ((name,) for name in ("arm", "version", "impressions", "clicks", "conversions", "CTR")),
+        )
+        return format_html("<table><tr>{}</tr>{}</table>", head, body)
 
 
 @admin.register(ImpressionCount)

@@ -27,7 +27,17 @@ def drop_lists_of_erased_user(sender, user_id: str, **kwargs):
 
 
 def ensure_configs(**kwargs) -> None:
-    """After migrate: one settings row per registered scenario, so each is editable in the admin."""
+    """After migrate: one settings row per registered scenario (editable in the admin) and the
+    periodic flush of impression counters into the database."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
     for scenario in registry.all_scenarios():
         if not ScenarioConfig.objects.filter(slug=scenario.slug).exists():
             ScenarioConfig(slug=scenario.slug, settings={}).save()
+    every_minute, _ = IntervalSchedule.objects.get_or_create(
+        every=60, period=IntervalSchedule.SECONDS
+    )
+    PeriodicTask.objects.get_or_create(
+        name="flush impression counters",
+        defaults={"task": "engine.flush_impressions", "interval": every_minute},
+    )

@@ -39,6 +39,8 @@ def request_training(slug: str, triggered_by: str = "manual") -> ModelVersion:
     from engine.tasks import train_version
 
     scenario = registry.get(slug)
+    if not scenario.is_trainable():
+        raise ValueError(f"scenario {slug!r} serves rules only; it has no model to train")
     effective = ScenarioConfig.for_slug(slug).effective()
     version = ModelVersion.objects.create(
         scenario=slug,

@@ -77,7 +77,11 @@ _, key = ApiKey.create_key("plugin-test", ["read"])
 client = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")
 generic = client.get("/api/v1/scenarios/tiny/recommendations", {"user_id": "u", "n": 1})
 own = client.get("/api/v1/tiny/newest", {"user_id": "u", "n": 2})
+products = client.get("/api/v1/products/recommendations", {"user_id": "u", "n": 2})
+import sys
 print(json.dumps({
+    "products": products.status_code,
+    "tensorflow_loaded": "tensorflow" in sys.modules,
     "registered": [s.slug for s in registry.all_scenarios()],
     "generic": [generic.status_code, generic.json()],
     "own": [own.status_code, own.json()],
@@ -105,6 +109,8 @@ def test_entry_point_scenario_is_installed_and_served(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["registered"] == ["products", "tiny"]
+    assert result["products"] == 200  # the core scenario still serves beside the plugin
+    assert result["tensorflow_loaded"] is False  # serving never pays TensorFlow's import
     status, body = result["generic"]
     assert status == 200
     assert body["scenario"] == "tiny" and body["fallback"] is True

@@ -331,9 +331,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for name, grid in PEER_GRIDS.items():
         if wanted is not None and name not in wanted:
             continue
-        if name == "LightFM WARP" and importlib.util.find_spec("lightfm") is None:
-            notes.append("LightFM WARP: not installed (run bench/install_lightfm.sh), no row.")
-            continue
+        if name == "LightFM WARP":
+            if importlib.util.find_spec("lightfm") is None:
+                notes.append("LightFM WARP: not installed (run bench/install_lightfm.sh), no row.")
+                continue
+            notes.append(
+                "LightFM 1.17 built from its sdist by bench/install_lightfm.sh "
+                "(plain `pip install lightfm` fails to build on this Python)."
+            )
         rows.append(tuned_row(name, peer_factory(name), grid, data, args.trials)[0])
 
     for row in rows:

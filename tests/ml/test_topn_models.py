@@ -123,7 +123,6 @@ def test_ensemble_refuses_bad_members():
         Ensemble(members=[["ensemble", {}]]).fit(matrix)
 
 
-@pytest.mark.slow
 def test_two_tower_places_new_items_by_their_features():
     """Items of 3 genres, users who each stick to one genre; a new item lands among its genre."""
     from ml.models.two_tower import TwoTower

@@ -14,7 +14,7 @@ BROKER_URL_DEFAULT ?= redis://127.0.0.1:6379/1
 INTEGRATION_ENV := DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_DEFAULT) CELERY_BROKER_URL=$(BROKER_URL_DEFAULT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate seed worker test test-unit test-integration check format bench bench-quality bench-ingest bench-serve clean
+.PHONY: help install run migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -60,7 +60,10 @@ format: install ## Apply ruff fixes and formatting
 
 bench: bench-quality bench-ingest bench-serve ## Run every benchmark
 
-bench-quality: install ## Model quality on real data (MovieLens-100k and the other families) vs. peers
+bench-deps: install ## Build the LightFM peer for bench-quality (its sdist needs a manual build)
+	$(PY) -c "import lightfm" 2>/dev/null || bash bench/install_lightfm.sh
+
+bench-quality: bench-deps ## Model quality on real data (MovieLens-100k and the other families) vs. peers
 	$(PY) bench/quality.py
 
 bench-ingest: install ## Events/s through POST /api/v1/events into PostgreSQL behind gunicorn

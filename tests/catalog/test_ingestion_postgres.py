@@ -55,7 +55,7 @@ def test_batch_round_trips_every_field_and_counts_duplicates_exactly(write_clien
     assert (created_item.kind, created_item.tags, created_item.in_stock) == ("product", [], True)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_overlapping_batches_neither_deadlock_nor_double_count(make_api_client):
     Item.objects.create(external_id="sku-1")
     raw_key = make_api_client("write").raw_key

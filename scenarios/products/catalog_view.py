@@ -16,12 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from django.db.models import Count, Max
-from django.utils import timezone
 
 from catalog.models import Item
 
 CHECK_SECONDS = 2.0
-AVAILABILITY_SECONDS = 60
 TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -37,7 +35,9 @@ class CatalogSnapshot:
     category_prefixes: np.ndarray  # [n_categories, depth] id of each path prefix, -1 past the end
     category_depths: np.ndarray  # [n_categories] number of path parts
     prices: np.ndarray  # float64, nan when unknown
-    recommendable: np.ndarray  # bool
+    visible: np.ndarray  # bool: not hidden and in stock
+    available_from: np.ndarray  # unix seconds, -inf when unset
+    available_until: np.ndarray  # unix seconds, +inf when unset
     created: np.ndarray  # unix seconds
     row_of: dict[str, int]
     row_of_pk: dict[int, int]
@@ -49,6 +49,12 @@ class CatalogSnapshot:
             dtype=np.int64,
             count=len(external_ids),
         )
+
+    def recommendable(self) -> np.ndarray:
+        """Visible and inside the availability window now (evaluated per request, so a window
+        opening needs no rebuild)."""
+        now = time.time()
+        return self.visible & (self.available_from <= now) & (self.available_until > now)
 
     def category_mask(self, category: str) -> np.ndarray:
         """Items in ``category`` or below it ("electronics" matches "electronics/phones")."""
@@ -102,18 +108,26 @@ def _content_matrix(documents: list[list[str]]) -> sp.csr_matrix:
 
 
 def _generation() -> tuple:
-    """Changes when an item is added or edited, and every minute (availability windows open)."""
+    """Changes when an item is added or edited."""
     stats = Item.objects.aggregate(count=Count("id"), newest=Max("updated_at"))
-    return stats["count"], stats["newest"], int(time.time() // AVAILABILITY_SECONDS)
+    return stats["count"], stats["newest"]
 
 
 def build_snapshot(generation: tuple | None = None) -> CatalogSnapshot:
     generation = generation or _generation()
-    now = timezone.now()
-    recommendable_ids = set(Item.objects.recommendable(now).values_list("id", flat=True))
     records = list(
         Item.objects.order_by("id").values_list(
-            "id", "external_id", "title", "category", "price", "tags", "created_at"
+            "id",
+            "external_id",
+            "title",
+            "category",
+            "price",
+            "tags",
+            "created_at",
+            "is_hidden",
+            "in_stock",
+            "available_from",
+            "available_until",
         )
     )
     ids = np.array([r[1] for r in records], dtype=str) if records else np.zeros(0, dtype=str)
@@ -138,7 +152,9 @@ def build_snapshot(generation: tuple | None = None) -> CatalogSnapshot:
         category_prefixes=prefixes,
         category_depths=np.array([len(p) for p in parts], dtype=np.int64),
         prices=np.array([np.nan if r[4] is None else float(r[4]) for r in records], dtype=float),
-        recommendable=np.array([r[0] in recommendable_ids for r in records], dtype=bool),
+        visible=np.array([not r[7] and r[8] for r in records], dtype=bool),
+        available_from=np.array([r[9].timestamp() if r[9] else -np.inf for r in records]),
+        available_until=np.array([r[10].timestamp() if r[10] else np.inf for r in records]),
         created=np.array([r[6].timestamp() for r in records], dtype=float),
         row_of={external: row for row, external in enumerate(ids.tolist())},
         row_of_pk={r[0]: row for row, r in enumerate(records)},

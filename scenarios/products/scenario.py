@@ -399,7 +399,7 @@ class ProductsScenario(Scenario):
         self, request: RecommendationRequest, snapshot: CatalogSnapshot, settings
     ) -> np.ndarray:
         """Request-time filters and business rules as one mask over catalog rows."""
-        allowed = snapshot.recommendable.copy()
+        allowed = snapshot.recommendable()
         for category in settings.get("filters", {}).get("blocked_categories", []):
             allowed &= ~snapshot.category_mask(category)
         if request.filters.get("category"):

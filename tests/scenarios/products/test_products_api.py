@@ -128,6 +128,18 @@ def test_hidden_item_disappears(trained, read_client):
     assert "phone-6" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
 
 
+def test_item_outside_its_availability_window_is_not_recommended(trained, read_client):
+    from catalog.models import Item
+    from scenarios.products.catalog_view import catalog
+
+    Item.objects.filter(external_id="phone-5").update(
+        available_from=timezone.now() + timedelta(days=1)
+    )
+    catalog.forget()
+    assert ids(read_client.get(URL + "recommendations", {"user_id": "p1", "n": 10}))[0] == "phone-6"
+    assert "phone-5" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
+
+
 def test_similar_items_and_errors(trained, read_client):
     response = read_client.get(URL + "similar", {"item_id": "book-1", "n": 3})
     assert response.status_code == 200

@@ -103,7 +103,7 @@ started = time.monotonic()
 call_command("import_dataset", "movielens", "{path}", "--no-progress")
 imported = time.monotonic() - started
 config = ScenarioConfig.for_slug("products")
-config.settings = {{"model": "{model}"}}
+config.settings = {{"model": "{model}", "active_user_days": 3650}}  # score every user
 config.save()
 started = time.monotonic()
 call_command("train", "products", "--wait")
@@ -372,7 +372,8 @@ def table(rows: list[dict], args, training: dict | None, skipped: str | None, lo
         "(`API_KEY_THROTTLE_RATE=`): DRF's SimpleRateThrottle stores every request time of its "
         "window in one cached list, and at a rate high enough not to refuse the bench, each "
         "request (un)pickled a list of tens of thousands of floats (p50 42 ms on the floor "
-        "endpoint, 96 req/s) - a fixed-window counter (cache.incr) is the fix. Load: asyncio client on the same machine, {args.concurrency} "
+        "endpoint, 96 req/s) - a fixed-window counter (cache.incr) is the fix. "
+        f"Load: asyncio client on the same machine, {args.concurrency} "
         f"connections, one request per connection (sync workers do not keep connections alive), "
         f"{args.requests:,} requests per row.",
         "",
@@ -431,7 +432,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: stop gunicorn
     load = load_average()
     rows, skipped = [], None
-    for backend in args.backends.split(","):
+    for backend in filter(None, args.backends.split(",")):
         if backend == "postgresql+redis":
             skipped = prepare_postgres_and_redis()
             if skipped:

@@ -1,7 +1,17 @@
-"""API-key authentication: ``Authorization: Api-Key <key>``; only the key's SHA-256 is stored."""
+"""API-key authentication: ``Authorization: Api-Key <key>``; only the key's SHA-256 is stored.
 
+Each server process remembers a resolved key for ``KEY_CACHE_SECONDS`` so a request does not
+query the database (that query, compiled by the ORM, cost more than the rest of a trivial
+request). Saving or deleting a key drops it at once in the process that did it (the admin, the
+command); every other process refuses a disabled or deleted key within ``KEY_CACHE_SECONDS``.
+Unknown keys are never remembered, so a new key works at once.
+"""
+
+import time
 from datetime import timedelta
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -11,6 +21,31 @@ from catalog.models import ApiKey, hash_api_key
 KEYWORD = "Api-Key"
 # Writing last_used_at on every request would turn every read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Upper bound on how long another server process may still accept a disabled or deleted key.
+KEY_CACHE_SECONDS = 10.0
+
+# key_hash -> (ApiKey, monotonic time it was read); per process, shared by its requests.
+_resolved_keys: dict[str, tuple[ApiKey, float]] = {}
+
+
+def resolve_api_key(key_hash: str) -> ApiKey | None:
+    """The key with this hash, from this process's memory when read under KEY_CACHE_SECONDS ago."""
+    now = time.monotonic()
+    cached = _resolved_keys.get(key_hash)
+    if cached is not None and now - cached[1] < KEY_CACHE_SECONDS:
+        return cached[0]
+    api_key = ApiKey.objects.filter(key_hash=key_hash).first()
+    if api_key is None:
+        _resolved_keys.pop(key_hash, None)
+    else:
+        _resolved_keys[key_hash] = (api_key, now)
+    return api_key
+
+
+@receiver([post_save, post_delete], sender=ApiKey, dispatch_uid="catalog.auth.forget_api_key")
+def forget_api_key(sender, instance, **kwargs):
+    """A changed or deleted key is read again from the database on its next use."""
+    _resolved_keys.pop(instance.key_hash, None)
 
 
 class ApiClient:
@@ -38,7 +73,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 f"Empty API key: send the header as 'Authorization: {KEYWORD} <key>'."
             )
-        api_key = ApiKey.objects.filter(key_hash=hash_api_key(raw_key)).first()
+        api_key = resolve_api_key(hash_api_key(raw_key))
         if api_key is None:
             raise exceptions.AuthenticationFailed(
                 "Unknown API key: check the key, or create one in the admin or with "

@@ -8,8 +8,10 @@ and measures with wrk on 127.0.0.1, each endpoint for a fixed duration and conne
 - authed: the same view behind the API's default API-key auth, scope check and per-key throttle,
 - item: GET /api/v1/items/{id}, a real endpoint (auth, throttle, one indexed query, serializer).
 
-The per-key throttle is on at a rate far above what two workers can serve, so it costs its
-bookkeeping without refusing requests (``--throttle-rate ''`` turns it off to isolate its cost).
+Every endpoint is measured ``--rounds`` times in turn and each figure is the median over
+rounds, since the machine is shared. The per-key throttle is on at a rate far above what two
+workers can serve, so it costs its bookkeeping without refusing requests (``--throttle-rate ''``
+turns it off to isolate its cost).
 Needs wrk (Debian: ``apt-get install -y wrk``). Prints a markdown table; writes nothing.
 """
 
@@ -21,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,14 +104,22 @@ def wrk(url: str, key: str | None, seconds: int, connections: int) -> dict:
     output = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 30
     ).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if rate is None or set(latency) != {"50", "99"}:
+        raise RuntimeError(f"unexpected wrk output for {url}:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "rps": float(rate.group(1)),
         "p50": to_ms(latency["50"]),
         "p99": to_ms(latency["99"]),
         "non_2xx": int(errors.group(1)) if errors else 0,
     }
+
+
+def median_of_rounds(rounds: list[dict]) -> dict:
+    """Each figure's median over the rounds: the machine is shared, single runs jump around."""
+    return {name: statistics.median(round_[name] for round_ in rounds) for name in rounds[0]}
 
 
 def load_average() -> str:
@@ -117,7 +128,10 @@ def load_average() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="measure every endpoint this many times, in turn"
+    )
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
@@ -149,17 +163,22 @@ def main() -> None:
         ]
         server = start_gunicorn(env, port, args.workers)
         try:
-            rows = []
-            for name, path, endpoint_key in endpoints:
-                wrk(base + path, endpoint_key, 2, args.connections)  # warm-up: imports, caches
-                rows.append((name, wrk(base + path, endpoint_key, args.seconds, args.connections)))
+            for _, path, endpoint_key in endpoints:
+                wrk(base + path, endpoint_key, 3, args.connections)  # warm-up: imports, caches
+            rounds = {name: [] for name, _, _ in endpoints}
+            for _ in range(args.rounds):
+                for name, path, endpoint_key in endpoints:
+                    result = wrk(base + path, endpoint_key, args.seconds, args.connections)
+                    rounds[name].append(result)
+            rows = [(name, median_of_rounds(results)) for name, results in rounds.items()]
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
 
     bare_rps = rows[0][1]["rps"]
     print(
-        f"wrk -t1 -c{args.connections} -d{args.seconds}s, gunicorn -w {args.workers} (sync), "
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s, median of {args.rounds} rounds, "
+        f"gunicorn -w {args.workers} (sync), "
         f"throttle rate {args.throttle_rate or 'off'!r}, load average after: {load_average()}\n"
     )
     print("| endpoint | requests/s | p50 ms | p99 ms | non-2xx | cost vs bare |")

@@ -1,10 +1,16 @@
-"""API keys: 401 without a valid key, 403 without the scope, 429 past the per-key rate."""
+"""API keys: 401 without a valid key, 403 without the scope, 429 past the per-key rate;
+the per-request bookkeeping (key lookup, throttle counter) stays cheap."""
 
 import pytest
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from catalog import auth
 from catalog.models import ApiKey
+from catalog.throttling import ApiKeyRateThrottle
 
 ITEMS = "/api/v1/items"
 
@@ -111,3 +117,79 @@ def test_admin_creates_a_key_and_shows_it_once(admin_client):
     assert client.get(ITEMS).status_code == 200
     assert client.put(f"{ITEMS}/sku-1", {}).status_code == 403
     assert ApiKey.objects.get().prefix == raw_key[:8]
+
+
+def throttle_clock(monkeypatch, seconds: float) -> None:
+    monkeypatch.setattr(ApiKeyRateThrottle, "timer", staticmethod(lambda: seconds))
+
+
+def test_throttle_counts_in_fixed_windows_and_says_when_the_window_ends(
+    read_client, settings, monkeypatch
+):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api_key": "2/min"},
+    }
+    # 60,010 s is 10 s into the window [60,000, 60,060).
+    throttle_clock(monkeypatch, 60_010.0)
+
+    statuses = [read_client.get(ITEMS).status_code for _ in range(3)]
+    refused = read_client.get(ITEMS)
+    throttle_clock(monkeypatch, 60_060.0)  # the next window opens
+    next_window = read_client.get(ITEMS)
+
+    assert statuses == [200, 200, 429]
+    assert refused["Retry-After"] == "50"
+    assert next_window.status_code == 200
+
+
+def test_throttle_stores_one_counter_per_window_not_a_request_history(
+    read_client, settings, monkeypatch
+):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api_key": "100/min"},
+    }
+    throttle_clock(monkeypatch, 120.0)  # window 2 of 60 s
+
+    for _ in range(3):
+        read_client.get(ITEMS)
+
+    key_hash = read_client.api_key.key_hash
+    assert cache.get(f"throttle:api_key:{key_hash}:2") == 3
+
+
+def test_a_known_key_is_not_read_from_the_database_again(read_client):
+    read_client.get(ITEMS)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert read_client.get(ITEMS).status_code == 200
+
+    assert not [query for query in queries if "catalog_apikey" in query["sql"]]
+
+
+def test_a_key_disabled_behind_the_signals_back_is_refused_once_its_memory_expires(
+    read_client, monkeypatch
+):
+    read_client.get(ITEMS)
+    ApiKey.objects.filter(pk=read_client.api_key.pk).update(is_active=False)  # no post_save
+
+    still_remembered = read_client.get(ITEMS)
+    monkeypatch.setattr(auth, "KEY_CACHE_SECONDS", 0.0)
+    expired = read_client.get(ITEMS)
+
+    assert still_remembered.status_code == 200
+    assert expired.status_code == 401
+
+
+def test_saving_or_deleting_a_key_takes_effect_at_once(make_api_client):
+    disabled, deleted = make_api_client("read"), make_api_client("read")
+    assert disabled.get(ITEMS).status_code == deleted.get(ITEMS).status_code == 200
+
+    disabled.api_key.is_active = False
+    disabled.api_key.save()
+    deleted.api_key.delete()
+
+    assert disabled.get(ITEMS).status_code == 401
+    assert "disabled" in disabled.get(ITEMS).json()["detail"]
+    assert deleted.get(ITEMS).status_code == 401

@@ -78,3 +78,61 @@ def seed_tensorflow(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def binarised(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """A copy of ``matrix`` with every stored value set to 1: which items, not how much."""
+    binary = matrix.copy()
+    binary.data[:] = 1.0
+    return binary
+
+
+class PrunedItemSimilarity:
+    """What models whose whole fit is one pruned item x item matrix ``similarity_`` share.
+
+    Item-kNN, RP3beta and sequence kNN differ only in how they build that matrix; its fit log,
+    scoring product, similar-item lookup and saved arrays are the same, so they live here once.
+    Mix in before ``Recommender`` so these methods take precedence over its defaults.
+    """
+
+    similarity_: sp.csr_matrix
+    popularity_: np.ndarray
+
+    def _log_similarity_fit(
+        self, matrix: sp.csr_matrix, unpruned: sp.spmatrix, validation: sp.csr_matrix | None
+    ) -> None:
+        """Set the popularity fallback, then log the similarity mass pruning kept (no loss here)."""
+        self.popularity_ = item_popularity(matrix)
+        entry = {"kept_similarity": float(self.similarity_.sum() / max(unpruned.sum(), 1e-12))}
+        if validation is not None:
+            entry["val_ndcg@10"] = validation_ndcg(
+                lambda users: self._score(users, matrix[users]), matrix, validation
+            )
+        self.history.log(**entry)
+
+    def _similarity_scores(self, weights: sp.csr_matrix, user_items: sp.csr_matrix) -> np.ndarray:
+        """``weights @ similarity_`` as dense scores; users with no history get popularity."""
+        scores = np.asarray((weights @ self.similarity_).todense(), dtype=np.float32)
+        fill_empty_rows(scores, user_items, self.popularity_)
+        return scores
+
+    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
+        return np.asarray(self.similarity_.T.tocsr()[items].todense(), dtype=np.float32)
+
+    def _get_state(self):
+        sim = self.similarity_
+        return {"n_users": self.n_users}, {
+            "data": sim.data,
+            "indices": sim.indices,
+            "indptr": sim.indptr,
+            "popularity": self.popularity_,
+        }
+
+    def _set_state(self, meta, arrays) -> None:
+        self.n_users = int(meta["n_users"])
+        self.popularity_ = arrays["popularity"]
+        self.n_items = len(self.popularity_)
+        self.similarity_ = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]),
+            shape=(self.n_items, self.n_items),
+        )

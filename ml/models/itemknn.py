@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml.base import Recommender, register
-from ml.models.common import fill_empty_rows, item_popularity, validation_ndcg
+from ml.models.common import PrunedItemSimilarity, binarised
 
 SIMILARITIES = ("cooccurrence", "cosine", "jaccard", "lift")
 
@@ -65,7 +65,7 @@ def item_similarity(binary: sp.csr_matrix, similarity: str, shrink: float) -> sp
 
 
 @register
-class ItemKNN(Recommender):
+class ItemKNN(PrunedItemSimilarity, Recommender):
     """SAR-like item-to-item model: a pruned similarity matrix times the user's history."""
 
     name = "itemknn"
@@ -79,43 +79,11 @@ class ItemKNN(Recommender):
     def _fit(self, matrix, user_features, item_features, validation) -> None:
         if self.params["shrink"] < 0 or self.params["neighbours"] < 0:
             raise ValueError("shrink and neighbours must be non-negative")
-        binary = matrix.copy()
-        binary.data[:] = 1.0
-        full = item_similarity(binary, self.params["similarity"], self.params["shrink"])
+        full = item_similarity(binarised(matrix), self.params["similarity"], self.params["shrink"])
         # Prune per target item (column), then store rows as source items for X @ S.
         self.similarity_ = prune_rows(full.T.tocsr(), self.params["neighbours"]).T.tocsr()
-        self.popularity_ = item_popularity(matrix)
-        # No iterative loss here: record how much similarity mass the pruning kept.
-        entry = {"kept_similarity": float(self.similarity_.sum() / max(full.sum(), 1e-12))}
-        if validation is not None:
-            entry["val_ndcg@10"] = validation_ndcg(
-                lambda users: self._score(users, matrix[users]), matrix, validation
-            )
-        self.history.log(**entry)
+        self._log_similarity_fit(matrix, full, validation)
 
     def _score(self, users, user_items) -> np.ndarray:
-        scores = np.asarray((user_items @ self.similarity_).todense(), dtype=np.float32)
-        fill_empty_rows(scores, user_items, self.popularity_)
-        return scores
-
-    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        return np.asarray(self.similarity_.T.tocsr()[items].todense(), dtype=np.float32)
-
-    def _get_state(self):
-        sim = self.similarity_
-        arrays = {
-            "data": sim.data,
-            "indices": sim.indices,
-            "indptr": sim.indptr,
-            "popularity": self.popularity_,
-        }
-        return {"n_users": self.n_users}, arrays
-
-    def _set_state(self, meta, arrays) -> None:
-        self.n_users = int(meta["n_users"])
-        self.popularity_ = arrays["popularity"]
-        self.n_items = len(self.popularity_)
-        self.similarity_ = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]),
-            shape=(self.n_items, self.n_items),
-        )
+        # Weighted by the interaction values, unlike RP3beta and sequence kNN.
+        return self._similarity_scores(user_items, user_items)

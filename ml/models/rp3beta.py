@@ -13,12 +13,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml.base import Recommender, register
-from ml.models.common import fill_empty_rows, item_popularity, validation_ndcg
+from ml.models.common import PrunedItemSimilarity, binarised
 from ml.models.itemknn import prune_rows
 
 
 @register
-class RP3Beta(Recommender):
+class RP3Beta(PrunedItemSimilarity, Recommender):
     name = "rp3beta"
 
     @classmethod
@@ -29,8 +29,7 @@ class RP3Beta(Recommender):
         alpha, beta = float(self.params["alpha"]), float(self.params["beta"])
         if alpha <= 0 or beta < 0 or self.params["neighbours"] < 0:
             raise ValueError("RP3beta needs alpha > 0, beta >= 0, neighbours >= 0")
-        binary = matrix.copy()
-        binary.data[:] = 1.0
+        binary = binarised(matrix)
         user_degree = np.maximum(np.asarray(binary.sum(axis=1)).ravel(), 1.0)
         item_degree = np.maximum(np.asarray(binary.sum(axis=0)).ravel(), 1.0)
         user_to_item = sp.diags(1.0 / user_degree) @ binary
@@ -40,38 +39,7 @@ class RP3Beta(Recommender):
         walk.setdiag(0)
         walk.eliminate_zeros()
         self.similarity_ = prune_rows(walk.T.tocsr(), self.params["neighbours"]).T.tocsr()
-        self.popularity_ = item_popularity(matrix)
-        entry = {"kept_similarity": float(self.similarity_.sum() / max(walk.sum(), 1e-12))}
-        if validation is not None:
-            entry["val_ndcg@10"] = validation_ndcg(
-                lambda users: self._score(users, matrix[users]), matrix, validation
-            )
-        self.history.log(**entry)
+        self._log_similarity_fit(matrix, walk, validation)
 
     def _score(self, users, user_items) -> np.ndarray:
-        binary = user_items.copy()
-        binary.data[:] = 1.0
-        scores = np.asarray((binary @ self.similarity_).todense(), dtype=np.float32)
-        fill_empty_rows(scores, user_items, self.popularity_)
-        return scores
-
-    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        return np.asarray(self.similarity_.T.tocsr()[items].todense(), dtype=np.float32)
-
-    def _get_state(self):
-        sim = self.similarity_
-        return {"n_users": self.n_users}, {
-            "data": sim.data,
-            "indices": sim.indices,
-            "indptr": sim.indptr,
-            "popularity": self.popularity_,
-        }
-
-    def _set_state(self, meta, arrays) -> None:
-        self.n_users = int(meta["n_users"])
-        self.popularity_ = arrays["popularity"]
-        self.n_items = len(self.popularity_)
-        self.similarity_ = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]),
-            shape=(self.n_items, self.n_items),
-        )
+        return self._similarity_scores(binarised(user_items), user_items)

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml.base import Recommender, register
-from ml.models.common import fill_empty_rows, item_popularity, validation_ndcg
+from ml.models.common import PrunedItemSimilarity, binarised
 from ml.models.itemknn import prune_rows
 
 
@@ -49,7 +49,7 @@ def sequence_cooccurrence(times: sp.csr_matrix, window: int, decay: float) -> sp
 
 
 @register
-class SequenceKNN(Recommender):
+class SequenceKNN(PrunedItemSimilarity, Recommender):
     name = "seqknn"
 
     @classmethod
@@ -66,39 +66,8 @@ class SequenceKNN(Recommender):
         )
         similarity = sp.csr_matrix(scale @ counts @ scale, dtype=np.float32)
         self.similarity_ = prune_rows(similarity.T.tocsr(), self.params["neighbours"]).T.tocsr()
-        self.popularity_ = item_popularity(matrix)
-        kept = float(self.similarity_.sum() / max(similarity.sum(), 1e-12))
-        entry = {"kept_similarity": kept}
-        if validation is not None:
-            entry["val_ndcg@10"] = validation_ndcg(
-                lambda users: self._score(users, matrix[users]), matrix, validation
-            )
-        self.history.log(**entry)
+        self._log_similarity_fit(matrix, similarity, validation)
 
     def _score(self, users, user_items) -> np.ndarray:
-        present = user_items.copy()
-        present.data[:] = 1.0
-        scores = np.asarray((present @ self.similarity_).todense(), dtype=np.float32)
-        fill_empty_rows(scores, user_items, self.popularity_)
-        return scores
-
-    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        return np.asarray(self.similarity_.T.tocsr()[items].todense(), dtype=np.float32)
-
-    def _get_state(self):
-        sim = self.similarity_
-        return {"n_users": self.n_users}, {
-            "data": sim.data,
-            "indices": sim.indices,
-            "indptr": sim.indptr,
-            "popularity": self.popularity_,
-        }
-
-    def _set_state(self, meta, arrays) -> None:
-        self.n_users = int(meta["n_users"])
-        self.popularity_ = arrays["popularity"]
-        self.n_items = len(self.popularity_)
-        self.similarity_ = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]),
-            shape=(self.n_items, self.n_items),
-        )
+        # Only which items a user has counts: the values are event times.
+        return self._similarity_scores(binarised(user_items), user_items)

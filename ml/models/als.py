@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml.base import Recommender, register
-from ml.models.common import item_popularity, validation_ndcg
+from ml.models.common import factor_scores, item_popularity, validation_ndcg
 
 
 def solve_rows(
@@ -160,17 +160,19 @@ class ALS(Recommender):
             self.history.log(**entry)
 
     def _score(self, users, user_items) -> np.ndarray:
-        vectors = np.zeros((len(users), self.item_factors.shape[1]), np.float32)
-        known = users >= 0
-        vectors[known] = self.user_factors[users[known]]
-        if (~known).any():
-            rows = sp.csr_matrix(user_items[~known], dtype=np.float64)
-            vectors[~known] = solve_rows(
-                rows, self.item_factors.astype(np.float64), self.alpha, self.l2
-            )
-        scores = vectors @ self.item_factors.T
-        scores[~known & (np.diff(user_items.indptr) == 0)] = self.popularity_
-        return scores
+        return factor_scores(
+            users,
+            user_items,
+            self.user_factors,
+            self.item_factors,
+            self.popularity_,
+            lambda rows: solve_rows(
+                sp.csr_matrix(rows, dtype=np.float64),
+                self.item_factors.astype(np.float64),
+                self.alpha,
+                self.l2,
+            ),
+        )
 
     def item_embeddings(self) -> np.ndarray:
         return self.item_factors

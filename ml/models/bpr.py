@@ -14,11 +14,12 @@ import numpy as np
 
 from ml.base import Recommender, register
 from ml.models.common import (
+    BestEpoch,
+    factor_scores,
     fold_in_least_squares,
     item_popularity,
     require_positive,
     seed_tensorflow,
-    validation_ndcg,
 )
 
 
@@ -89,7 +90,7 @@ class BPR(Recommender):
             return loss
 
         batch = int(self.params["batch_size"])
-        best, kept = -1.0, None
+        best_epoch = BestEpoch(self)
         for _ in range(int(self.params["epochs"])):
             users, positives, negatives = sample_triples(matrix, rng, matrix.nnz)
             losses = [
@@ -101,16 +102,8 @@ class BPR(Recommender):
                 for s in range(0, len(users), batch)
             ]
             self._export(*[np.asarray(v.numpy()) for v in variables])
-            entry = {"loss": float(np.mean(losses))}
-            if validation is not None:
-                entry["val_ndcg@10"] = validation_ndcg(
-                    lambda u: self._score(u, matrix[u]), matrix, validation
-                )
-                if entry["val_ndcg@10"] > best:
-                    best, kept = entry["val_ndcg@10"], self._get_state()[1]
-            self.history.log(**entry)
-        if kept is not None:
-            self._set_state({"n_users": self.n_users}, kept)
+            best_epoch.log({"loss": float(np.mean(losses))}, matrix, validation)
+        best_epoch.restore()
 
     def _export(self, user_factors, item_factors, item_bias) -> None:
         self.user_factors = user_factors.astype(np.float32)
@@ -118,14 +111,15 @@ class BPR(Recommender):
         self.item_bias = item_bias.reshape(-1).astype(np.float32)
 
     def _score(self, users, user_items) -> np.ndarray:
-        vectors = np.zeros((len(users), self.item_factors.shape[1]), np.float32)
-        known = users >= 0
-        vectors[known] = self.user_factors[users[known]]
-        if (~known).any():
-            vectors[~known] = fold_in_least_squares(self.item_factors, user_items[~known])
-        scores = vectors @ self.item_factors.T + self.item_bias[None, :]
-        scores[~known & (np.diff(user_items.indptr) == 0)] = self.popularity_
-        return scores
+        return factor_scores(
+            users,
+            user_items,
+            self.user_factors,
+            self.item_factors,
+            self.popularity_,
+            lambda rows: fold_in_least_squares(self.item_factors, rows),
+            item_bias=self.item_bias,
+        )
 
     def item_embeddings(self) -> np.ndarray:
         return self.item_factors

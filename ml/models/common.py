@@ -136,3 +136,56 @@ class PrunedItemSimilarity:
             (arrays["data"], arrays["indices"], arrays["indptr"]),
             shape=(self.n_items, self.n_items),
         )
+
+
+def factor_scores(
+    users: np.ndarray,
+    user_items: sp.csr_matrix,
+    user_vectors: np.ndarray,
+    item_vectors: np.ndarray,
+    popularity: np.ndarray,
+    fold_in: Callable[[sp.csr_matrix], np.ndarray],
+    item_bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """Dot-product scores of a factor model, for users known at fit time or not.
+
+    A user marked -1 gets a vector from ``fold_in(their rows)``, each model's own way of placing
+    a new user; one with no interactions at all gets ``popularity`` instead.
+    """
+    vectors = np.zeros((len(users), item_vectors.shape[1]), np.float32)
+    known = users >= 0
+    vectors[known] = user_vectors[users[known]]
+    if (~known).any():
+        vectors[~known] = fold_in(user_items[~known])
+    scores = vectors @ item_vectors.T
+    if item_bias is not None:
+        scores = scores + item_bias[None, :]
+    scores[~known & (np.diff(user_items.indptr) == 0)] = popularity
+    return scores
+
+
+class BestEpoch:
+    """Logs each training epoch and remembers the state of the one with the best validation NDCG.
+
+    Without a validation matrix it only logs, and the last epoch's state stays in the model.
+    """
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.best = -1.0
+        self.kept = None
+
+    def log(self, entry: dict, matrix: sp.csr_matrix, validation: sp.csr_matrix | None) -> None:
+        """Add validation NDCG@10 to ``entry`` (when there is validation) and log it."""
+        if validation is not None:
+            entry["val_ndcg@10"] = validation_ndcg(
+                lambda users: self.model._score(users, matrix[users]), matrix, validation
+            )
+            if entry["val_ndcg@10"] > self.best:
+                self.best, self.kept = entry["val_ndcg@10"], self.model._get_state()
+        self.model.history.log(**entry)
+
+    def restore(self) -> None:
+        """Put the best epoch's state back into the model, if validation picked one."""
+        if self.kept is not None:
+            self.model._set_state(*self.kept)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ml.base import Recommender, register
 from ml.models.bpr import sample_triples
-from ml.models.common import item_popularity, require_positive, seed_tensorflow, validation_ndcg
+from ml.models.common import BestEpoch, item_popularity, require_positive, seed_tensorflow
 
 CHUNK_USERS = 64
 
@@ -90,7 +90,7 @@ class NeuMF(Recommender):
         if negatives < 1:
             raise ValueError("negatives must be at least 1")
         coo = matrix.tocoo()
-        best, kept = -1.0, None
+        best_epoch = BestEpoch(self)
         for _ in range(int(self.params["epochs"])):
             users, _, sampled = sample_triples(matrix, rng, coo.nnz * negatives)
             all_users = np.concatenate([coo.row, users]).astype(np.int32)
@@ -106,16 +106,8 @@ class NeuMF(Recommender):
                 shuffle=False,
             )
             self._export(model)
-            entry = {"loss": float(result.history["loss"][-1])}
-            if validation is not None:
-                entry["val_ndcg@10"] = validation_ndcg(
-                    lambda u: self._score(u, matrix[u]), matrix, validation
-                )
-                if entry["val_ndcg@10"] > best:
-                    best, kept = entry["val_ndcg@10"], self._get_state()[1]
-            self.history.log(**entry)
-        if kept is not None:
-            self._set_state({}, kept)
+            best_epoch.log({"loss": float(result.history["loss"][-1])}, matrix, validation)
+        best_epoch.restore()
 
     def _export(self, model) -> None:
         arrays = {}

@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from ml.base import Recommender, register
-from ml.models.common import item_popularity, require_positive, seed_tensorflow, validation_ndcg
+from ml.models.common import (
+    BestEpoch,
+    factor_scores,
+    item_popularity,
+    require_positive,
+    seed_tensorflow,
+)
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
@@ -120,7 +126,7 @@ class TwoTower(Recommender):
         coo = matrix.tocoo()
         pairs_u, pairs_i = coo.row.astype(np.int64), coo.col.astype(np.int64)
         batch = int(self.params["batch_size"])
-        best, kept = -1.0, None
+        best_epoch = BestEpoch(self)
         for _ in range(int(self.params["epochs"])):
             order = rng.permutation(len(pairs_u))
             losses = [
@@ -128,16 +134,8 @@ class TwoTower(Recommender):
                 for s in range(0, len(order) - batch + 1, batch)
             ]
             self._export(layers, user_x, item_x)
-            entry = {"loss": float(np.mean(losses))}
-            if validation is not None:
-                entry["val_ndcg@10"] = validation_ndcg(
-                    lambda u: self._score(u, matrix[u]), matrix, validation
-                )
-                if entry["val_ndcg@10"] > best:
-                    best, kept = entry["val_ndcg@10"], self._get_state()[1]
-            self.history.log(**entry)
-        if kept is not None:
-            self._set_state({"n_users": self.n_users}, kept)
+            best_epoch.log({"loss": float(np.mean(losses))}, matrix, validation)
+        best_epoch.restore()
 
     def _export(self, layers, user_x: np.ndarray, item_x: np.ndarray) -> None:
         """Copy the towers into numpy: the serving artifact."""
@@ -159,15 +157,15 @@ class TwoTower(Recommender):
         return l2_normalise(item_features @ self.item_kernel)
 
     def _score(self, users, user_items) -> np.ndarray:
-        vectors = np.zeros((len(users), self.user_vectors.shape[1]), np.float32)
-        known = users >= 0
-        vectors[known] = self.user_vectors[users[known]]
-        if (~known).any():
+        return factor_scores(
+            users,
+            user_items,
+            self.user_vectors,
+            self.item_vectors,
+            self.popularity_,
             # Fold in a new user as the mean of the items they interacted with.
-            vectors[~known] = l2_normalise(np.asarray(user_items[~known] @ self.item_vectors))
-        scores = vectors @ self.item_vectors.T
-        scores[~known & (np.diff(user_items.indptr) == 0)] = self.popularity_
-        return scores
+            lambda rows: l2_normalise(np.asarray(rows @ self.item_vectors)),
+        )
 
     def item_embeddings(self) -> np.ndarray:
         return self.item_vectors

@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.utils import timezone
 
 from engine import registry
@@ -226,6 +228,61 @@ def store_lists(slug: str, version_id: int, lists: dict[str, Any], timeout: int 
 
 def load_list(slug: str, version_id: int, user_id: str) -> Any:
     return cache.get(list_key(slug, version_id, user_id))
+
+
+def freshness_by_signal() -> bool:
+    """Whether a cached list's freshness comes from the per-user stamp the ``events_ingested``
+    receiver bumps, rather than a newest-event query per request.
+
+    The stamp only works where every process shares the cache (Redis): with a per-process
+    local-memory cache, a POST handled by one gunicorn worker could not tell the others. The
+    ``ENGINE_FRESHNESS_BY_SIGNAL`` setting overrides the guess (tests run in one process).
+    """
+    explicit = getattr(settings, "ENGINE_FRESHNESS_BY_SIGNAL", None)
+    if explicit is not None:
+        return bool(explicit)
+    return not isinstance(caches["default"], LocMemCache)
+
+
+def freshness_key(user_id: str) -> str:
+    digest = hashlib.blake2b(user_id.encode(), digest_size=12).hexdigest()
+    return f"engine:fresh:{digest}"
+
+
+def bump_freshness(user_ids: list[str]) -> None:
+    """New events for these users: every list cached before now is stale (one cache write)."""
+    cache.set_many({freshness_key(u): uuid.uuid4().hex for u in user_ids}, timeout=None)
+
+
+def clear_freshness(user_id: str) -> None:
+    cache.delete(freshness_key(user_id))
+
+
+def freshness_of(user_ids: list[str]) -> dict[str, str]:
+    """Each user's current stamp, starting one where there is none (first use or evicted).
+
+    Read it *before* reading the user's events: an event committed later bumps the stamp after
+    its commit, so a list computed without that event and stored under this stamp is never
+    mistaken for fresh. A new stamp matches no stored list, so an evicted stamp is safe too.
+    """
+    keys = {freshness_key(u): u for u in user_ids}
+    found = cache.get_many(list(keys))
+    # Overwriting a stamp another process just started only makes its list look stale (one
+    # extra recompute); no write can make a stale list look fresh, since every stamp is new.
+    started = {key: uuid.uuid4().hex for key in keys if key not in found}
+    cache.set_many(started, timeout=None)
+    return {keys[key]: stamp for key, stamp in (found | started).items()}
+
+
+def load_list_and_freshness(slug: str, version_id: int, user_id: str) -> tuple[Any, str]:
+    """The user's cached list (or None) and current stamp, in one cache round trip when both
+    are there."""
+    stamp_key, entry_key = freshness_key(user_id), list_key(slug, version_id, user_id)
+    found = cache.get_many([stamp_key, entry_key])
+    stamp = found.get(stamp_key)
+    if stamp is None:
+        stamp = freshness_of([user_id])[user_id]
+    return found.get(entry_key), stamp
 
 
 def serve(slug: str, request: RecommendationRequest) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from django.core.cache import cache
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from catalog.signals import user_erased
+from catalog.signals import events_ingested, user_erased
 from engine import registry
 from engine.models import ModelVersion, ScenarioConfig
 from engine.schedules import sync_schedule
-from engine.serving import list_key
+from engine.serving import bump_freshness, clear_freshness, list_key
 
 
 @receiver(post_save, sender=ScenarioConfig)
@@ -24,6 +24,13 @@ def drop_lists_of_erased_user(sender, user_id: str, **kwargs):
     ).values_list("scenario", "pk")
     known = {scenario.slug for scenario in registry.all_scenarios()}
     cache.delete_many([list_key(slug, pk, user_id) for slug, pk in served if slug in known])
+    clear_freshness(user_id)
+
+
+@receiver(events_ingested)
+def mark_lists_of_active_users_stale(sender, user_ids: list[str], **kwargs):
+    """After the commit, so a list computed from the old events never carries the new stamp."""
+    bump_freshness(user_ids)
 
 
 def ensure_configs(**kwargs) -> None:

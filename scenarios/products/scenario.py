@@ -3,7 +3,8 @@
 Training builds the matrix from the database, evaluates on a held-out split and saves the model
 (numpy arrays) plus segment popularity for cold start. Serving loads that artifact once per
 process and folds in each user's current interactions, so a new event changes the next answer
-without retraining; precomputed lists are used while the user's newest event is unchanged.
+without retraining; a precomputed list is used until the user's next event makes it stale (see
+``engine.serving.freshness_by_signal``).
 """
 
 from __future__ import annotations
@@ -361,6 +362,9 @@ class ProductsScenario(Scenario):
         )
         snapshot = catalog.get()
         weights = event_weights(settings)
+        by_signal = serving.freshness_by_signal()
+        if by_signal:  # stamps first: an event committed while scoring then makes its list stale
+            stamps = serving.freshness_of([external_id for _, external_id in active])
         histories: dict[int, list] = {pk: [] for pk, _ in active}
         events = (
             Interaction.objects.filter(user_id__in=list(histories))
@@ -374,7 +378,7 @@ class ProductsScenario(Scenario):
         for position, (user_pk, external_id) in enumerate(active):
             history = histories[user_pk]
             if history:
-                stamp = max(pk for pk, _, _ in history)
+                stamp = stamps[external_id] if by_signal else max(pk for pk, _, _ in history)
                 lists[external_id] = self._user_candidates(
                     state, snapshot, external_id, history, weights, stamp
                 )
@@ -469,32 +473,9 @@ class ProductsScenario(Scenario):
         if state is None:
             slate = filter_slate(self._popular(snapshot), allowed)
             return Recommendation(self._finish(slate, snapshot, request, settings), fallback=True)
-        stamp = (
-            Interaction.objects.filter(user__external_id=request.user_id).aggregate(
-                newest=Max("pk")
-            )["newest"]
-            if request.user_id
-            else None
-        )
-        if stamp is None:
+        entry = self._fresh_candidates(request.user_id, state, snapshot, settings)
+        if entry is None:
             return self._cold_start(request, state, snapshot, allowed)
-        entry = serving.load_list(self.slug, state.version_id, request.user_id)
-        if entry is None or entry.get("stamp") != stamp:
-            user_pk = (
-                User.objects.filter(external_id=request.user_id)
-                .values_list("pk", flat=True)
-                .first()
-            )
-            history = self._history(user_pk)
-            entry = self._user_candidates(
-                state, snapshot, request.user_id, history, event_weights(settings), stamp
-            )
-            serving.store_lists(
-                self.slug,
-                state.version_id,
-                {request.user_id: entry},
-                settings["list_ttl_seconds"] or None,
-            )
         state.align(snapshot)
         ids = [item[0] for item in entry["items"]]
         rows = snapshot.rows(ids)
@@ -509,6 +490,36 @@ class ProductsScenario(Scenario):
         return Recommendation(
             self._finish(slate, snapshot, request, settings, pool), model_version=state.version_id
         )
+
+    def _fresh_candidates(
+        self, user_id: str | None, state: ServingState, snapshot: CatalogSnapshot, settings
+    ) -> dict[str, Any] | None:
+        """The user's cached candidate list if still fresh, else one computed now and cached;
+        None for a user without events (cold start)."""
+        if not user_id:
+            return None
+        if serving.freshness_by_signal():
+            entry, stamp = serving.load_list_and_freshness(self.slug, state.version_id, user_id)
+        else:
+            stamp = Interaction.objects.filter(user__external_id=user_id).aggregate(
+                newest=Max("pk")
+            )["newest"]
+            if stamp is None:
+                return None
+            entry = serving.load_list(self.slug, state.version_id, user_id)
+        if entry is not None and entry.get("stamp") == stamp:
+            return entry
+        user_pk = User.objects.filter(external_id=user_id).values_list("pk", flat=True).first()
+        history = self._history(user_pk) if user_pk is not None else []
+        if not history:
+            return None
+        entry = self._user_candidates(
+            state, snapshot, user_id, history, event_weights(settings), stamp
+        )
+        serving.store_lists(
+            self.slug, state.version_id, {user_id: entry}, settings["list_ttl_seconds"] or None
+        )
+        return entry
 
     @staticmethod
     def _exploration_pool(state, snapshot, categories, allowed) -> np.ndarray:

@@ -97,9 +97,11 @@ def ids_of(body) -> list[str]:
     return [item["item_id"] for item in body["items"]]
 
 
+@pytest.mark.parametrize("by_signal", [True, False], ids=["stamp-by-signal", "newest-event-query"])
 def test_purchase_event_changes_the_next_answer_without_retraining(
-    trained, read_client, write_client
+    trained, read_client, write_client, django_capture_on_commit_callbacks, settings, by_signal
 ):
+    settings.ENGINE_FRESHNESS_BY_SIGNAL = by_signal
     before = ids(read_client.get(URL + "recommendations", {"user_id": "p1", "n": 2}))
     assert set(before) == {"phone-5", "phone-6"}
     now = timezone.now()
@@ -110,7 +112,8 @@ def test_purchase_event_changes_the_next_answer_without_retraining(
     ]
     for offset, event in enumerate(events):
         event["timestamp"] = (now - timedelta(seconds=10 - offset)).isoformat()
-    response = write_client.post("/api/v1/events", {"events": events}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):  # events_ingested runs after commit
+        response = write_client.post("/api/v1/events", {"events": events}, format="json")
     assert response.status_code in (200, 201), response.content
     after = read_client.get(URL + "recommendations", {"user_id": "p1", "n": 3}).json()
     assert "phone-5" not in ids_of(after)

@@ -1,0 +1,70 @@
+"""Cached lists and their per-user freshness stamp: no database work on the precomputed path."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+URL = "/api/v1/products/recommendations"
+
+
+@pytest.fixture
+def trained(store, train_products):
+    version = train_products(model="itemknn")
+    assert version.status == "promoted", version.error
+    return version
+
+
+def queries_of(client, user_id: str) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(URL, {"user_id": user_id, "n": 2})
+    assert response.status_code == 200, response.content
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def test_precomputed_recommendation_runs_no_query(trained, read_client):
+    """Scoring cached p1's list; once the API key and route are remembered, serving it is
+    cache-only (the newest-event query this replaced was one query per request)."""
+    read_client.get(URL, {"user_id": "b1", "n": 2})  # remembers the key, route and catalog
+    assert queries_of(read_client, "p1") == []
+
+
+def test_ingested_events_make_the_cached_list_stale(trained, read_client):
+    from catalog.models import Interaction
+    from catalog.signals import events_ingested
+    from engine.serving import freshness_of
+
+    read_client.get(URL, {"user_id": "b1", "n": 2})
+    stamp = freshness_of(["p1"])["p1"]
+    assert queries_of(read_client, "p1") == []
+    events_ingested.send(sender=Interaction, user_ids=["p1"], item_ids=["phone-5"], count=1)
+    assert freshness_of(["p1"])["p1"] != stamp
+    recomputed = queries_of(read_client, "p1")
+    assert any("interaction" in sql for sql in recomputed)  # the history is read again
+    assert queries_of(read_client, "p2") == []  # other users' lists stay fresh
+    assert queries_of(read_client, "p1") == []  # and p1's new list is cached
+
+
+def test_erasing_a_user_drops_list_and_stamp(trained):
+    from django.core.cache import cache
+
+    from catalog.models import User
+    from catalog.signals import user_erased
+    from engine.serving import freshness_key, load_list
+
+    assert load_list("products", trained.pk, "p1") is not None
+    assert cache.get(freshness_key("p1")) is not None
+    user_erased.send(sender=User, user_id="p1")
+    assert load_list("products", trained.pk, "p1") is None
+    assert cache.get(freshness_key("p1")) is None
+
+
+def test_a_missing_stamp_makes_every_stored_list_stale(trained, read_client):
+    """An evicted stamp starts anew and matches no stored list, so nothing stale is served."""
+    from django.core.cache import cache
+
+    from engine.serving import freshness_key
+
+    read_client.get(URL, {"user_id": "b1", "n": 2})
+    cache.delete(freshness_key("p1"))
+    assert any("interaction" in sql for sql in queries_of(read_client, "p1"))
+    assert queries_of(read_client, "p1") == []

@@ -4,7 +4,6 @@ Keep this file generic; area-specific fixtures belong in that area's own conftes
 """
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 
@@ -12,14 +11,9 @@ from rest_framework.test import APIClient
 def make_api_client(db):
     """Build an APIClient whose requests carry a fresh API key with ``scopes``."""
     from catalog.models import ApiKey
-    from catalog.throttling import ApiKeyRateThrottle
 
     def make(*scopes: str, name: str = "test") -> APIClient:
         api_key, raw_key = ApiKey.create_key(name=name, scopes=scopes)
-        # Key ids repeat across test databases; forget any request history a shared cache
-        # (Redis) still holds for this id, and nothing else.
-        throttle = ApiKeyRateThrottle
-        cache.delete(throttle.cache_format % {"scope": throttle.scope, "ident": api_key.pk})
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
         client.api_key = api_key

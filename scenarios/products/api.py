@@ -42,8 +42,7 @@ class RecommendationsView(ProductsView):
         responses=RECOMMENDATION,
     )
     def get(self, request):
-        query = self.validated(RecommendationQuery, request.query_params)
-        return self.answer(query.to_request())
+        return self.answer(RecommendationQuery.request_from(request.query_params))
 
 
 class SimilarView(ProductsView):

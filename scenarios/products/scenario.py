@@ -424,18 +424,15 @@ class ProductsScenario(Scenario):
         slate = diversify(
             slate, snapshot.categories, float(settings.get("diversity", 0)), request.n
         )
-        if pool is not None and len(pool):
+        rate = float(settings.get("exploration_rate", 0))
+        if rate > 0 and pool is not None and len(pool):  # a fresh generator costs an OS read
             rng = np.random.default_rng()
-            slate = explore(
-                slate,
-                pool,
-                float(settings.get("exploration_rate", 0)),
-                rng,
-                "new in a category you like",
-            )
+            slate = explore(slate, pool, rate, rng, "new in a category you like")
         return [
-            RecommendedItem(str(snapshot.ids[row]), float(score), reason)
-            for row, score, reason in zip(slate.rows, slate.scores, slate.reasons, strict=True)
+            RecommendedItem(item_id, score, reason)
+            for item_id, score, reason in zip(
+                snapshot.ids[slate.rows].tolist(), slate.scores.tolist(), slate.reasons, strict=True
+            )
         ]
 
     def _popular(self, snapshot: CatalogSnapshot, window: str = "") -> Slate:
@@ -486,7 +483,11 @@ class ProductsScenario(Scenario):
             [item[2] for item, ok in zip(entry["items"], known, strict=True) if ok],
         )
         slate = filter_slate(slate, allowed)
-        pool = self._exploration_pool(state, snapshot, entry["categories"], allowed)
+        pool = (
+            self._exploration_pool(state, snapshot, entry["categories"], allowed)
+            if settings.get("exploration_rate", 0) > 0
+            else None
+        )
         return Recommendation(
             self._finish(slate, snapshot, request, settings, pool), model_version=state.version_id
         )

@@ -28,7 +28,7 @@ def drop_lists_of_erased_user(sender, user_id: str, **kwargs):
 
 
 @receiver(events_ingested)
-def mark_lists_of_active_users_stale(sender, user_ids: list[str], **kwargs):
+def mark_lists_stale_after_new_events(sender, user_ids: list[str], **kwargs):
     """After the commit, so a list computed from the old events never carries the new stamp."""
     bump_freshness(user_ids)
 

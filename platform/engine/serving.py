@@ -27,6 +27,9 @@ from engine.models import Experiment, ImpressionCount, ModelVersion
 from engine.scenario import Recommendation, RecommendationRequest
 
 VERSION_CHECK_SECONDS = 2.0
+# A stamp that expires only costs its user one recompute (a new stamp matches no stored list), so
+# stamps of users who stop coming back, or of ids that never had events, do not pile up.
+FRESHNESS_TTL_SECONDS = 7 * 86400
 CLICK_EVENTS = ("click",)
 CONVERSION_EVENTS = ("purchase",)
 ARM_CODES = {"": "n", "control": "a", "treatment": "b"}
@@ -251,7 +254,9 @@ def freshness_key(user_id: str) -> str:
 
 def bump_freshness(user_ids: list[str]) -> None:
     """New events for these users: every list cached before now is stale (one cache write)."""
-    cache.set_many({freshness_key(u): uuid.uuid4().hex for u in user_ids}, timeout=None)
+    cache.set_many(
+        {freshness_key(u): uuid.uuid4().hex for u in user_ids}, timeout=FRESHNESS_TTL_SECONDS
+    )
 
 
 def clear_freshness(user_id: str) -> None:
@@ -270,7 +275,7 @@ def freshness_of(user_ids: list[str]) -> dict[str, str]:
     # Overwriting a stamp another process just started only makes its list look stale (one
     # extra recompute); no write can make a stale list look fresh, since every stamp is new.
     started = {key: uuid.uuid4().hex for key in keys if key not in found}
-    cache.set_many(started, timeout=None)
+    cache.set_many(started, timeout=FRESHNESS_TTL_SECONDS)
     return {keys[key]: stamp for key, stamp in (found | started).items()}
 
 

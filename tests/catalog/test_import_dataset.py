@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 
 from catalog.management.commands.import_dataset import movielens_age_band
 from catalog.models import EventType, Interaction, Item, User
+from catalog.signals import events_ingested
 from catalog.tasks import import_dataset as import_dataset_task
 from ml.datasets.common import dataset_path
 
@@ -67,6 +68,25 @@ def test_movielens_100k_tiny_with_truncated_last_line(movielens_dir):
     user = User.objects.get(external_id="2")
     assert (user.age_band, user.gender, user.location) == ("45-54", "female", "94043")
     assert user.attributes == {"occupation": "other"}
+
+
+def test_import_announces_new_events_so_cached_lists_are_refreshed(
+    movielens_dir, django_capture_on_commit_callbacks
+):
+    received = []
+
+    def receiver(sender, user_ids, item_ids, count, **kwargs):
+        received.append((sorted(user_ids), sorted(item_ids), count))
+
+    events_ingested.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            run_import("movielens", movielens_dir)
+        with django_capture_on_commit_callbacks(execute=True):
+            run_import("movielens", movielens_dir)  # nothing new: nothing to announce
+    finally:
+        events_ingested.disconnect(receiver)
+    assert received == [(["1", "2"], ["10", "20"], 3)]
 
 
 def test_reimport_is_idempotent_and_counts_duplicates(movielens_dir):

@@ -38,7 +38,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from catalog.bulk import insert_interactions
-from catalog.models import EventType, Item, User
+from catalog.models import EventType, Interaction, Item, User
+from catalog.signals import events_ingested
 from ml.data import Interactions
 from ml.datasets.interactions_csv import load_interactions_csv
 from ml.datasets.movielens import load_movielens_1m, load_movielens_100k
@@ -180,6 +181,13 @@ def write_dataset(
             imported += inserted
             duplicates += len(rows) - inserted
             bar.update(stop - start)
+    if imported:
+        # Lists cached for these users predate the import (the API sends this per batch).
+        transaction.on_commit(
+            lambda: events_ingested.send(
+                sender=Interaction, user_ids=user_ids, item_ids=item_ids, count=imported
+            )
+        )
     return ImportSummary(
         users=len(user_ids),
         items=len(item_ids),

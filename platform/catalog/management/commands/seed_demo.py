@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from catalog.bulk import insert_interactions
 from catalog.models import Interaction, Item, User
+from catalog.signals import events_ingested
 from ml.datasets.demo import DAY, DemoStore, generate_demo_store
 
 DEFAULT_USERS = 800
@@ -146,6 +147,14 @@ def write_store(store: DemoStore, seed: int, progress: bool) -> dict[str, int]:
             ]
             inserted += insert_interactions(rows, created_at=now)
             bar.update(stop - start)
+        if inserted:
+            # After commit, so lists cached for these users are recomputed from the new events.
+            user_ids, item_ids = sorted(user_pks), sorted(item_pks)
+            transaction.on_commit(
+                lambda: events_ingested.send(
+                    sender=Interaction, user_ids=user_ids, item_ids=item_ids, count=inserted
+                )
+            )
     return {
         "users": len(user_pks),
         "items": len(item_pks),

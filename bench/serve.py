@@ -2,8 +2,8 @@
 
 For each backend (the embedded default: SQLite + local-memory cache; and PostgreSQL + Redis when
 reachable) it builds a store of 10k items and 10k users, trains and scores the products scenario,
-starts gunicorn (2 sync workers, one BLAS/OpenMP thread each) and drives it from an asyncio load
-generator on the same 2 cores, measuring:
+starts gunicorn (2 sync workers, one BLAS/OpenMP thread each) and drives it with wrk (one thread,
+a few connections, a Lua script rotating over many users) on the same machine, measuring:
 
 - floor: a trivial DRF endpoint with the same API-key auth and throttle,
 - precomputed: recommendations served from the scoring queue's cached lists,
@@ -17,10 +17,11 @@ The markdown table is printed and written into bench/RESULTS.md under "## Servin
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import os
 import platform as stdlib_platform
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -217,55 +218,67 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
 
-async def _one(port: int, request: bytes) -> tuple[float, int]:
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(request)
-    data = await reader.read()
-    writer.close()
-    status = int(data[9:12]) if len(data) >= 12 else 0
-    return time.perf_counter() - started, status
+# wrk prints latencies as 1.23ms, 456.00us or 1.01s.
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+# Rotates over the paths in order, one per request, across all connections; with a limit, stops
+# once that many responses arrived (so an "uncached" row never asks for a user twice).
+LUA = """
+local paths = {{{paths}}}
+local limit = {limit}
+local sent, answered = 0, 0
+request = function()
+  sent = sent + 1
+  return wrk.format("GET", paths[(sent - 1) % #paths + 1])
+end
+{response}
+"""
+LUA_STOP = """response = function(status, headers, body)
+  answered = answered + 1
+  if answered >= limit then wrk.thread:stop() end
+end"""
 
 
-async def _drive(
-    port: int, requests: list[bytes], concurrency: int
-) -> tuple[list[float], list[int], float]:
-    latencies, statuses = [], []
-    position = 0
-
-    async def client():
-        nonlocal position
-        while position < len(requests):
-            request = requests[position]
-            position += 1
-            latency, status = await _one(port, request)
-            latencies.append(latency)
-            statuses.append(status)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    return latencies, statuses, time.perf_counter() - started
+def to_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * UNIT_MS[unit]
 
 
-def get(path: str, key: str) -> bytes:
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Api-Key {key}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode()
-
-
-def measure(port: int, requests: list[bytes], concurrency: int) -> dict:
-    latencies, statuses, seconds = asyncio.run(_drive(port, requests, concurrency))
-    bad = sum(status != 200 for status in statuses)
-    if bad > len(statuses) // 100:
-        raise RuntimeError(f"{bad} of {len(statuses)} requests failed: statuses {set(statuses)}")
-    ms = np.asarray(latencies) * 1000
+def measure(
+    port: int, paths: list[str], key: str, seconds: float, connections: int, limit: int = 0
+) -> dict:
+    """One wrk run (one thread, keep-alive where the server allows) over ``paths`` in turn."""
+    script = LUA.format(
+        paths=", ".join(f'"{path}"' for path in paths),
+        limit=limit,
+        response=LUA_STOP if limit else "",
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    try:
+        output = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name]
+            + ["-H", f"Authorization: Api-Key {key}", f"http://127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+        ).stdout
+    finally:
+        os.unlink(lua.name)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if rate is None or set(latency) != {"50", "99"}:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
     return {
-        "errors": bad,
-        "n": len(ms),
-        "p50": float(np.percentile(ms, 50)),
-        "p99": float(np.percentile(ms, 99)),
-        "rps": len(ms) / seconds,
+        "n": int(re.search(r"(\d+) requests in", output).group(1)),
+        "p50": to_ms(latency["50"]),
+        "p99": to_ms(latency["99"]),
+        "rps": float(rate.group(1)),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
     }
 
 
@@ -282,45 +295,44 @@ def bench_backend(backend: str, args) -> list[dict]:
         f"in {setup['train_and_score_s']:.1f} s",
         flush=True,
     )
-    rng = np.random.default_rng(1)
+    users = [
+        f"/api/v1/products/recommendations?user_id=u{u}&n=10"
+        for u in np.random.default_rng(1).permutation(args.users)
+    ]
+    hot = users[: args.hot_users]
+    run = functools.partial(measure, key=key, connections=args.connections)
     rows = []
     server = Gunicorn(env)
     try:
-        floor = [get("/bench/floor", key)] * args.requests
-        measure(server.port, floor[:500], args.concurrency)  # warm-up: imports, connections
+        run(server.port, ["/bench/floor"], seconds=args.warmup)  # imports, connections
         rows.append(
             {
                 "endpoint": "trivial DRF endpoint (floor)",
-                **measure(server.port, floor, args.concurrency),
+                **run(server.port, ["/bench/floor"], seconds=args.seconds),
             }
         )
-        users = rng.permutation(args.users)
-        uncached = [
-            get(f"/api/v1/products/recommendations?user_id=u{u}&n=10", key)
-            for u in users[: args.requests]
-        ]
         if backend == "postgresql+redis":
             import redis
 
             client = redis.Redis.from_url(REDIS_URL)
             for name in client.scan_iter(match=f"*engine:list:products:{version}:*", count=5000):
                 client.delete(name)
+        # Users in a fixed order, each asked once (wrk stops when they run out): every request
+        # is that user's first since the lists were flushed, so the model scores it.
         rows.append(
             {
                 "endpoint": "recommendations, uncached (fold-in scoring)",
-                **measure(server.port, uncached, args.concurrency),
+                **run(server.port, users, seconds=args.seconds, limit=len(users)),
             }
         )
-        # The same users again: their lists are now cached (each worker's memory on the embedded
-        # default, so every user is asked twice first; Redis on the production setup).
-        hot = users[: min(args.requests, 2000)]
-        warm = [get(f"/api/v1/products/recommendations?user_id=u{u}&n=10", key) for u in hot]
-        measure(server.port, warm * 2, args.concurrency)
-        cached = [warm[i] for i in rng.integers(0, len(warm), args.requests)]
+        # The first hot users again, several passes: their lists are cached now (each worker's
+        # local memory on the embedded default, so both workers must have seen each user; Redis
+        # on the production setup).
+        run(server.port, hot, seconds=args.warmup * 3)
         rows.append(
             {
                 "endpoint": "recommendations, precomputed lists",
-                **measure(server.port, cached, args.concurrency),
+                **run(server.port, hot, seconds=args.seconds),
             }
         )
     finally:
@@ -329,7 +341,8 @@ def bench_backend(backend: str, args) -> list[dict]:
         row["backend"] = backend
         print(
             f"[{backend}] {row['endpoint']}: p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms, "
-            f"{row['rps']:.0f} req/s",
+            f"{row['rps']:.0f} req/s, {row['n']} requests, {row['non_2xx']} non-2xx, "
+            f"socket errors: {row['socket_errors'] or 'none'}",
             flush=True,
         )
     return rows
@@ -369,18 +382,25 @@ def table(rows: list[dict], args, training: dict | None, skipped: str | None, lo
         "`DJANGO_DEBUG=0`. Every request carries an API key, passes the per-key throttle "
         "(fixed-window counter, rate set high enough never to refuse) and each recommendation "
         "counts an impression in the cache. "
-        f"Load: asyncio client on the same machine, {args.concurrency} "
-        f"connections, one request per connection (sync workers do not keep connections alive), "
-        f"{args.requests:,} requests per row.",
+        f"Load: wrk on the same machine, `-t1 -c{args.connections} --latency`, "
+        f"{args.seconds} s per row after a {args.warmup} s warm-up; a Lua script rotates over "
+        "users in a fixed random order: the uncached row asks each user once (it stops when "
+        f"the {args.users:,} users run out), the precomputed row cycles over {args.hot_users:,} "
+        f"users after a {args.warmup * 3} s pass that caches their lists in both workers. "
+        "gunicorn's sync workers close the connection after each response, so wrk reconnects "
+        "per request.",
         "",
-        f"Command: `make bench-serve` (`python bench/serve.py --requests {args.requests}`)",
+        "Command: `make bench-serve` (`python bench/serve.py`)",
         "",
-        "| backend | endpoint | p50 ms | p99 ms | req/s |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| backend | endpoint | p50 ms | p99 ms | req/s | requests | non-2xx | cost vs floor |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    floor_rps = {row["backend"]: row["rps"] for row in rows if "floor" in row["endpoint"]}
     for row in rows:
+        cost = floor_rps[row["backend"]] / row["rps"]  # floor req/s over this endpoint's req/s
         lines.append(
-            f"| {row['backend']} | {row['endpoint']} | {row['p50']:.1f} | {row['p99']:.1f} | {row['rps']:,.0f} |"
+            f"| {row['backend']} | {row['endpoint']} | {row['p50']:.1f} | {row['p99']:.1f} "
+            f"| {row['rps']:,.0f} | {row['n']:,} | {row['non_2xx']} | {cost:.2f}x |"
         )
     if skipped:
         lines += ["", f"PostgreSQL + Redis run skipped: {skipped}"]
@@ -418,13 +438,17 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--per-user", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=5_000)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per row")
+    parser.add_argument("--warmup", type=int, default=3, help="wrk warm-up seconds")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--hot-users", type=int, default=1_000, help="users in the precomputed row")
     parser.add_argument("--backends", default="embedded,postgresql+redis")
     parser.add_argument("--movielens", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--movielens-model", default="ease")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: stop gunicorn
     load = load_average()
     rows, skipped = [], None

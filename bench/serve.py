@@ -390,7 +390,7 @@ def table(rows: list[dict], args, training: dict | None, skipped: str | None, lo
         f"{args.seconds} s per row after a {args.warmup} s warm-up; a Lua script rotates over "
         "users in a fixed random order: the uncached row asks each user once (it stops when "
         f"the {args.users - 200:,} users run out; 200 other users first load the model into both "
-        "workers), the precomputed row cycles over {args.hot_users:,} "
+        f"workers), the precomputed row cycles over {args.hot_users:,} "
         f"users after a {args.warmup * 3} s pass that caches their lists in both workers. "
         "gunicorn's sync workers close the connection after each response, so wrk reconnects "
         "per request.",

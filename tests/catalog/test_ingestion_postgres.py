@@ -9,15 +9,16 @@ from rest_framework.test import APIClient
 
 from catalog.models import Interaction, Item, User
 
-pytestmark = pytest.mark.integration
+# Skipped before any database setup, so a transactional test never touches SQLite's state.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs DATABASE_URL pointing at PostgreSQL (make test-integration)",
+    ),
+]
 
 URL = "/api/v1/events"
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs DATABASE_URL pointing at PostgreSQL (make test-integration)")
 
 
 def test_batch_round_trips_every_field_and_counts_duplicates_exactly(write_client):

@@ -31,8 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from serve import gunicorn_env
+
 ROOT = Path(__file__).resolve().parents[1]
-THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 ITEM_ID = "sku-1"
 SETUP = """
 import django
@@ -48,21 +49,7 @@ UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def server_env(var_dir: Path, throttle_rate: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
-    }
-    env.update(THREAD_LIMITS)
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT / "bench"), str(ROOT / "platform"), str(ROOT)]),
-        DJANGO_SETTINGS_MODULE="floor_settings",
-        RECO_VAR_DIR=str(var_dir),
-        DJANGO_DEBUG="0",
-        LOG_LEVEL="ERROR",
-        API_KEY_THROTTLE_RATE=throttle_rate,
-    )
-    return env
+    return gunicorn_env("floor_settings", var_dir, throttle_rate)
 
 
 def free_port() -> int:

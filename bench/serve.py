@@ -122,7 +122,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def backend_env(backend: str, var_dir: Path) -> dict[str, str]:
+def gunicorn_env(settings_module: str, var_dir: Path, throttle_rate: str) -> dict[str, str]:
+    """Environment of a benchmarked server: embedded default, one BLAS thread per worker."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -131,14 +132,19 @@ def backend_env(backend: str, var_dir: Path) -> dict[str, str]:
     env.update(THREAD_LIMITS)
     env.update(
         PYTHONPATH=os.pathsep.join([str(ROOT / "bench"), str(ROOT / "platform"), str(ROOT)]),
-        DJANGO_SETTINGS_MODULE="serve_settings",
+        DJANGO_SETTINGS_MODULE=settings_module,
         RECO_VAR_DIR=str(var_dir),
         DJANGO_DEBUG="0",
-        # The per-key throttle stays on (a fixed-window counter: one cache INCR per request) at a
-        # rate the bench never reaches.
-        API_KEY_THROTTLE_RATE="100000000/min",
         LOG_LEVEL="ERROR",
+        API_KEY_THROTTLE_RATE=throttle_rate,
     )
+    return env
+
+
+def backend_env(backend: str, var_dir: Path) -> dict[str, str]:
+    # The per-key throttle stays on (a fixed-window counter: one cache INCR per request) at a
+    # rate the bench never reaches.
+    env = gunicorn_env("serve_settings", var_dir, throttle_rate="100000000/min")
     if backend == "postgresql+redis":
         env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL)
     return env

@@ -1,4 +1,5 @@
-"""Metrics for FAQ / intent matching: accuracy@1, recall@k and precision@k over ranked ids."""
+"""Metrics for FAQ / intent matching over ranked ids: accuracy@1, recall@k, and precision@k (plain,
+and normalised by how many relevant ids fit in the top k)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,19 @@ def precision_at_k(ranked, relevant: Sequence, k: int) -> float:
         for row, rel in zip(ranked[:, :k].tolist(), sets, strict=True)
     ]
     return float(np.mean(hits) / k)
+
+
+def normalized_precision_at_k(ranked, relevant: Sequence, k: int) -> float:
+    """Mean over queries of |relevant in top k| / min(k, |relevant|).
+
+    Plain precision@k cannot reach 1 for a query with fewer than k relevant ids; dividing by
+    the number that can fit makes 1 the score of every perfect ranking.
+    """
+    ranked = _check_ranked(ranked, k)
+    sets = _relevant_sets(relevant, ranked.shape[0])
+    values = []
+    for row, rel in zip(ranked[:, :k].tolist(), sets, strict=True):
+        if not rel:
+            raise ValueError("every query needs at least one relevant id")
+        values.append(sum(item in rel for item in row) / min(k, len(rel)))
+    return float(np.mean(values))

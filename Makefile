@@ -14,7 +14,7 @@ BROKER_URL_DEFAULT ?= redis://127.0.0.1:6379/1
 INTEGRATION_ENV := DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_DEFAULT) CELERY_BROKER_URL=$(BROKER_URL_DEFAULT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve clean
+.PHONY: help install run serve migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ seed: migrate ## Load the deterministic demo store
 run: migrate ## Serve the platform on http://$(HOST):$(PORT) with demo data (embedded default)
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) runserver $(HOST):$(PORT)
+
+serve: migrate ## Serve the API as in production: gunicorn with gunicorn.conf.py on $(HOST):$(PORT)
+	$(VENV)/bin/gunicorn config.wsgi --chdir platform --config gunicorn.conf.py --bind $(HOST):$(PORT)
 
 worker: install ## Run a Celery worker for every queue (needs CELERY_BROKER_URL)
 	cd platform && ../$(VENV)/bin/celery -A config worker -Q training,scoring,default -l info

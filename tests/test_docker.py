@@ -5,7 +5,9 @@ this repository: services, volumes, depends_on targets, environment variables th
 and the entry points (gunicorn's WSGI module, the Celery app, manage.py commands).
 """
 
+import os
 import re
+import runpy
 import shlex
 import warnings
 from pathlib import Path
@@ -159,6 +161,7 @@ def test_web_runs_gunicorn_on_the_real_wsgi_module(compose):
     gunicorn = words[words.index("gunicorn") :]
     module = gunicorn[1]
     assert gunicorn[gunicorn.index("--chdir") + 1] == "platform"
+    assert (ROOT / gunicorn[gunicorn.index("--config") + 1]).is_file()
     assert (ROOT / "platform" / Path(*module.split("."))).with_suffix(".py").is_file()
     with warnings.catch_warnings():
         # whitenoise warns that STATIC_ROOT is empty until collectstatic runs (the image runs it).
@@ -215,3 +218,29 @@ def test_dockerfile_default_command_is_gunicorn_on_config_wsgi(dockerfile):
     command = next(arguments for instruction, arguments in dockerfile if instruction == "CMD")
     words = yaml.safe_load(command)  # exec form is a JSON array, which YAML reads too
     assert words[:4] == ["gunicorn", "config.wsgi", "--chdir", "platform"]
+    config = words[words.index("--config") + 1]
+    copied = [a.split() for instruction, a in dockerfile if instruction == "COPY"]
+    assert any(config in sources[:-1] for sources in copied), f"{config} is not in the image"
+
+
+def test_gunicorn_config_keeps_connections_alive_and_limits_blas_threads(monkeypatch):
+    """Its settings load as gunicorn loads them, and the warm-up hook is one gunicorn knows."""
+    from gunicorn.config import Config
+
+    for variable in (
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "WEB_CONCURRENCY",
+    ):
+        monkeypatch.setenv(variable, "")  # recorded, so the test's own setting is undone too
+        monkeypatch.delenv(variable)
+    namespace = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = Config()
+    for name, value in namespace.items():
+        if name in config.settings:
+            config.set(name, value)
+    assert config.worker_class_str == "gthread" and config.threads > 1 and config.keepalive > 0
+    assert config.workers == 2
+    assert callable(config.post_worker_init)
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"

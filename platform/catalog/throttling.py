@@ -1,6 +1,6 @@
 """Per-key throttling; the rate comes from REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['api_key'].
 
-A fixed window counted with ``cache.add`` + ``cache.incr`` (atomic in Redis, locked in the
+A fixed window counted with ``cache.incr`` (``cache.add`` opens it) (atomic in Redis, locked in the
 local-memory cache), so a request costs one small integer operation whatever the rate. DRF's
 SimpleRateThrottle instead keeps every request time of the window in one cached list: at
 thousands of requests/s each request (un)pickled tens of thousands of floats.
@@ -42,16 +42,17 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.count_request(f"{key}:{window}") <= self.num_requests
 
     def count_request(self, window_key: str) -> int:
-        """Count this request in its window and return the window's count so far."""
-        # The entry outlives its window by a second so a late incr still finds it.
-        timeout = self.duration + 1
-        if self.cache.add(window_key, 1, timeout):
-            return 1
+        """Count this request in its window and return the window's count so far.
+
+        INCR first: the window usually exists, so a request costs one cache round trip.
+        """
         try:
             return self.cache.incr(window_key)
-        except ValueError:  # expired between add and incr: this request opens it again
-            self.cache.add(window_key, 1, timeout)
-            return 1
+        except ValueError:  # the window's first request (or its entry expired)
+            # The entry outlives its window by a second so a late incr still finds it.
+            if self.cache.add(window_key, 1, self.duration + 1):
+                return 1
+            return self.cache.incr(window_key)  # another request opened it meanwhile
 
     def wait(self):
         """Seconds until the current window ends (DRF rounds up for Retry-After)."""

@@ -142,6 +142,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # Model artifacts (arrays + JSON). On several machines, point this at shared storage.
 ARTIFACTS_DIR = Path(os.environ.get("RECO_ARTIFACTS_DIR", VAR_DIR / "artifacts"))
+# A training run gets this long: past it the task is stopped (Celery soft time limit) and a
+# version still "running" (its worker died) is marked failed by the periodic reaper.
+ENGINE_TRAINING_TIMEOUT_SECONDS = int(os.environ.get("ENGINE_TRAINING_TIMEOUT_SECONDS", 3 * 3600))
 
 # Celery: without a broker, tasks run in-process (eager) so the embedded default needs nothing.
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"

@@ -134,6 +134,10 @@ class Scenario:
         """Precomputed lists for active users, keyed by user id; {} when a scenario has none."""
         return {}
 
+    def warm_up(self, version_id: int | None) -> None:
+        """Load what serving ``version_id`` needs (artifacts, catalog arrays) before the first
+        request, so no user waits for it; the default loads nothing."""
+
     def recommend(self, request: RecommendationRequest, version_id: int | None) -> Recommendation:
         """Answer with model version ``version_id`` (None: never trained, use the fallback).
 

@@ -8,6 +8,7 @@ memo keyed by version id, so a newer promotion is picked up without a restart.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import threading
 import time
@@ -121,35 +122,74 @@ def _impression_key(slug: str, version_id: int | None, arm: str) -> str:
     return f"engine:impressions:{slug}:{version_id or 0}:{arm}"
 
 
-def count_impression(slug: str, version_id: int | None, arm: str) -> None:
-    """One INCR in the cache per response; ``flush_impressions`` moves the counts to the DB."""
-    key = _impression_key(slug, version_id, arm)
-    try:
-        cache.incr(key)
-    except ValueError:  # key missing (first impression, or evicted): start it
-        if not cache.add(key, 1, timeout=None):
-            cache.incr(key)
-    _remember_counter(key)
-
-
+# Impressions are counted in this process and pushed to the shared cache at most once per
+# IMPRESSION_PUSH_SECONDS (one INCRBY per version and arm), not with a cache round trip per
+# response: counts reach the admin a second later, and a killed process loses under a second.
+IMPRESSION_PUSH_SECONDS = 1.0
 _COUNTER_INDEX = "engine:impression-keys"
-_known_counters: set[str] = set()
 
 
-def _remember_counter(key: str) -> None:
-    if key not in _known_counters:
-        _known_counters.add(key)
-        keys = set(cache.get(_COUNTER_INDEX) or ())
-        if key not in keys:
-            cache.set(_COUNTER_INDEX, sorted(keys | {key}), timeout=None)
+class _ImpressionBuffer:
+    def __init__(self):
+        self._counts: dict[str, int] = {}
+        self._pushed_at = time.monotonic()
+        self._known: set[str] = set()  # counter keys this process has put in the index
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            due = time.monotonic() - self._pushed_at >= IMPRESSION_PUSH_SECONDS
+        if due:
+            self.push()
+
+    def local(self, key: str) -> int:
+        return self._counts.get(key, 0)
+
+    def push(self) -> None:
+        """Move this process's counts into the cache counters."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            self._pushed_at = time.monotonic()
+        for key, count in counts.items():
+            try:
+                cache.incr(key, count)
+            except ValueError:  # missing (first impression, or evicted): start it
+                if not cache.add(key, count, timeout=None):
+                    cache.incr(key, count)
+            self._remember(key)
+
+    def forget(self) -> None:
+        """Drop unpushed counts and what this process put in the index (tests, cache resets)."""
+        with self._lock:
+            self._counts.clear()
+            self._known.clear()
+
+    def _remember(self, key: str) -> None:
+        if key not in self._known:
+            self._known.add(key)
+            keys = set(cache.get(_COUNTER_INDEX) or ())
+            if key not in keys:
+                cache.set(_COUNTER_INDEX, sorted(keys | {key}), timeout=None)
+
+
+impressions = _ImpressionBuffer()
+atexit.register(impressions.push)
+
+
+def count_impression(slug: str, version_id: int | None, arm: str) -> None:
+    impressions.add(_impression_key(slug, version_id, arm))
 
 
 def pending_impressions(slug: str, version_id: int | None, arm: str) -> int:
-    return int(cache.get(_impression_key(slug, version_id, arm)) or 0)
+    """Counted but not yet in the database: in the cache, plus this process's unpushed ones."""
+    key = _impression_key(slug, version_id, arm)
+    return int(cache.get(key) or 0) + impressions.local(key)
 
 
 def flush_impressions() -> int:
     """Move cache counters into ImpressionCount rows for today; returns impressions moved."""
+    impressions.push()
     moved = 0
     today = timezone.now().date()
     for key in cache.get(_COUNTER_INDEX) or ():
@@ -288,6 +328,19 @@ def load_list_and_freshness(slug: str, version_id: int, user_id: str) -> tuple[A
     if stamp is None:
         stamp = freshness_of([user_id])[user_id]
     return found.get(entry_key), stamp
+
+
+def warm_up() -> list[str]:
+    """Load every scenario's serving versions (promoted, and both arms of a running experiment)
+    in this process; run by each server worker before it takes requests. Returns what loaded."""
+    loaded = []
+    for scenario in registry.all_scenarios():
+        promoted, experiment = routes.lookup(scenario.slug)
+        versions = {promoted, *(experiment[1:3] if experiment else ())} - {None}
+        for version_id in sorted(versions):
+            scenario.warm_up(version_id)
+            loaded.append(f"{scenario.slug} v{version_id}")
+    return loaded
 
 
 def serve(slug: str, request: RecommendationRequest) -> dict[str, Any]:

@@ -34,8 +34,8 @@ def mark_lists_stale_after_new_events(sender, user_ids: list[str], **kwargs):
 
 
 def ensure_configs(**kwargs) -> None:
-    """After migrate: one settings row per registered scenario (editable in the admin) and the
-    periodic flush of impression counters into the database."""
+    """After migrate: one settings row per registered scenario (editable in the admin), the
+    periodic flush of impression counters into the database and the stale-run reaper."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     for scenario in registry.all_scenarios():
@@ -47,4 +47,11 @@ def ensure_configs(**kwargs) -> None:
     PeriodicTask.objects.get_or_create(
         name="flush impression counters",
         defaults={"task": "engine.flush_impressions", "interval": every_minute},
+    )
+    every_ten_minutes, _ = IntervalSchedule.objects.get_or_create(
+        every=600, period=IntervalSchedule.SECONDS
+    )
+    PeriodicTask.objects.get_or_create(
+        name="fail training runs whose worker died",
+        defaults={"task": "engine.reap_stale_versions", "interval": every_ten_minutes},
     )

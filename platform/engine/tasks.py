@@ -6,6 +6,7 @@ version that is no longer served.
 """
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError
 
 from engine import versions
@@ -19,7 +20,12 @@ RETRY = {
 }
 
 
-@shared_task(name="engine.train_version", acks_late=True, **RETRY)
+@shared_task(
+    name="engine.train_version",
+    acks_late=True,
+    soft_time_limit=settings.ENGINE_TRAINING_TIMEOUT_SECONDS,
+    **RETRY,
+)
 def train_version(version_id: int) -> str:
     version = versions.run_training(version_id)
     return "skipped" if version is None else version.status
@@ -41,3 +47,8 @@ def flush_impressions() -> int:
     from engine.serving import flush_impressions as flush
 
     return flush()
+
+
+@shared_task(name="engine.reap_stale_versions", **RETRY)
+def reap_stale_versions() -> int:
+    return versions.reap_stale_runs()

@@ -11,6 +11,7 @@ import logging
 import shutil
 import time
 import traceback
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -102,6 +103,23 @@ def run_training(version_id: int) -> ModelVersion | None:
         version.save()
         maybe_promote(version)
     return version
+
+
+def reap_stale_runs() -> int:
+    """Fail versions left "running" past the training timeout: their worker was killed (out of
+    memory, a deploy) and a redelivered task skips a version that is no longer queued, so
+    nothing else would ever finish them. Returns how many were failed."""
+    timeout = settings.ENGINE_TRAINING_TIMEOUT_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=timeout)
+    return ModelVersion.objects.filter(status=Status.RUNNING, started_at__lt=cutoff).update(
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error=(
+            f"still running {timeout} s after it started: the worker training it stopped "
+            "(killed, out of memory or restarted) or the run hung. Train again; if it recurs, "
+            "look at the worker's memory and logs."
+        ),
+    )
 
 
 def _plot_history(version: ModelVersion) -> None:

@@ -20,6 +20,7 @@ from django.db.models import Count, Max
 from catalog.models import Item
 
 CHECK_SECONDS = 2.0
+ALL_ROWS = slice(None)  # the default "rows" of the masks: the whole catalog
 TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -50,21 +51,26 @@ class CatalogSnapshot:
             count=len(external_ids),
         )
 
-    def recommendable(self) -> np.ndarray:
-        """Visible and inside the availability window now (evaluated per request, so a window
-        opening needs no rebuild)."""
+    def recommendable(self, rows=ALL_ROWS) -> np.ndarray:
+        """Visible and inside the availability window now, for ``rows`` (evaluated per request,
+        so a window opening needs no rebuild)."""
         now = time.time()
-        return self.visible & (self.available_from <= now) & (self.available_until > now)
+        return (
+            self.visible[rows]
+            & (self.available_from[rows] <= now)
+            & (self.available_until[rows] > now)
+        )
 
-    def category_mask(self, category: str) -> np.ndarray:
-        """Items in ``category`` or below it ("electronics" matches "electronics/phones")."""
+    def category_mask(self, category: str, rows=ALL_ROWS) -> np.ndarray:
+        """Which of ``rows`` are in ``category`` or below it ("electronics" matches
+        "electronics/phones")."""
         prefix = category.strip("/")
         codes = [
             code
             for code, name in enumerate(self.category_names)
             if name == prefix or name.startswith(prefix + "/")
         ]
-        return np.isin(self.category_codes, codes)
+        return np.isin(self.category_codes[rows], codes)
 
     def category_closeness(self, first_rows: np.ndarray, second_rows: np.ndarray) -> np.ndarray:
         """[len(first), len(second)] shared path depth over the deeper path (see

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -39,7 +40,7 @@ from engine.schema import validate_cron
 from ml.artifacts import load_folder, save_folder
 from ml.base import MODEL_REGISTRY, Recommender
 from ml.data import IdMap
-from scenarios.products.catalog_view import CatalogSnapshot, catalog
+from scenarios.products.catalog_view import ALL_ROWS, CatalogSnapshot, catalog
 from scenarios.products.dataset import build_dataset, event_weights, user_segments
 
 MODEL_FAMILIES = ["popularity", "itemknn", "ease", "rp3beta", "bpr", "two_tower", "neumf"]
@@ -119,6 +120,21 @@ def model_class(name: str) -> type[Recommender]:
     if cls is None or not issubclass(cls, Recommender):
         raise ValueError(f"model {name!r} is not a top-N recommender")
     return cls
+
+
+def newest_event_pk(user_id: str) -> int | None:
+    """pk of the user's newest event: a cached list's freshness stamp where the cache is per
+    process. Plain SQL, since compiling the ORM aggregate cost more than serving the list."""
+    interaction, user = Interaction._meta, User._meta
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT MAX(e.{quote(interaction.pk.column)}) FROM {quote(interaction.db_table)} e "
+        f"JOIN {quote(user.db_table)} u ON e.{quote(interaction.get_field('user').column)} = "
+        f"u.{quote(user.pk.column)} WHERE u.{quote(user.get_field('external_id').column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        return cursor.fetchone()[0]
 
 
 @dataclass
@@ -252,6 +268,10 @@ class ProductsScenario(Scenario):
             return _memo.get(version_id, lambda: self._load(version_id))
         except (ModelVersion.DoesNotExist, FileNotFoundError, ValueError, KeyError):
             return None
+
+    def warm_up(self, version_id: int | None) -> None:
+        catalog.get()
+        self.state(version_id)
 
     # ---- users' histories and candidates --------------------------------------------------
     @staticmethod
@@ -400,21 +420,23 @@ class ProductsScenario(Scenario):
         return handler(request, self.state(version_id), catalog.get())
 
     def _allowed(
-        self, request: RecommendationRequest, snapshot: CatalogSnapshot, settings
+        self, request: RecommendationRequest, snapshot: CatalogSnapshot, settings, rows=ALL_ROWS
     ) -> np.ndarray:
-        """Request-time filters and business rules as one mask over catalog rows."""
-        allowed = snapshot.recommendable()
+        """Request-time filters and business rules as one mask over ``rows`` of the catalog
+        (a cached list's few candidates cost far less than the whole catalog)."""
+        allowed = snapshot.recommendable(rows)
         for category in settings.get("filters", {}).get("blocked_categories", []):
-            allowed &= ~snapshot.category_mask(category)
+            allowed &= ~snapshot.category_mask(category, rows)
         if request.filters.get("category"):
-            allowed &= snapshot.category_mask(request.filters["category"])
-        prices = snapshot.prices
+            allowed &= snapshot.category_mask(request.filters["category"], rows)
+        prices = snapshot.prices[rows]
         if request.filters.get("min_price") is not None:
             allowed &= prices >= request.filters["min_price"]
         if request.filters.get("max_price") is not None:
             allowed &= prices <= request.filters["max_price"]
-        excluded = snapshot.rows(request.exclude)
-        allowed[excluded[excluded >= 0]] = False
+        if request.exclude:
+            excluded = snapshot.rows(request.exclude)
+            allowed &= ~np.isin(np.arange(len(snapshot.ids))[rows], excluded)
         return allowed
 
     def _finish(
@@ -466,30 +488,44 @@ class ProductsScenario(Scenario):
 
     def _for_user(self, request, state, snapshot) -> Recommendation:
         settings = state.settings if state else self.default_settings
-        allowed = self._allowed(request, snapshot, settings)
         if state is None:
+            allowed = self._allowed(request, snapshot, settings)
             slate = filter_slate(self._popular(snapshot), allowed)
             return Recommendation(self._finish(slate, snapshot, request, settings), fallback=True)
         entry = self._fresh_candidates(request.user_id, state, snapshot, settings)
         if entry is None:
+            allowed = self._allowed(request, snapshot, settings)
             return self._cold_start(request, state, snapshot, allowed)
         state.align(snapshot)
-        ids = [item[0] for item in entry["items"]]
-        rows = snapshot.rows(ids)
-        known = rows >= 0
-        slate = Slate(
-            rows[known],
-            np.array([item[1] for item in entry["items"]], dtype=np.float32)[known],
-            [item[2] for item, ok in zip(entry["items"], known, strict=True) if ok],
+        items = entry["items"]
+        # Without diversity the answer is the first n allowed candidates, so a prefix usually
+        # holds it; diversity re-ranks, so it needs them all.
+        head = len(items) if settings.get("diversity", 0) > 0 else 2 * request.n
+        slate = self._allowed_candidates(
+            request, snapshot, settings, items[: head + len(request.exclude)]
         )
-        slate = filter_slate(slate, allowed)
+        if len(slate) < request.n and head + len(request.exclude) < len(items):
+            slate = self._allowed_candidates(request, snapshot, settings, items)
         pool = (
-            self._exploration_pool(state, snapshot, entry["categories"], allowed)
+            self._exploration_pool(
+                state, snapshot, entry["categories"], self._allowed(request, snapshot, settings)
+            )
             if settings.get("exploration_rate", 0) > 0
             else None
         )
         return Recommendation(
             self._finish(slate, snapshot, request, settings, pool), model_version=state.version_id
+        )
+
+    def _allowed_candidates(self, request, snapshot, settings, items) -> Slate:
+        """Cached ``[item id, score, reason]`` candidates still in the catalog and allowed now."""
+        rows = snapshot.rows([item[0] for item in items])
+        keep = rows >= 0
+        keep[keep] = self._allowed(request, snapshot, settings, rows[keep])
+        return Slate(
+            rows[keep],
+            np.array([item[1] for item in items], dtype=np.float32)[keep],
+            [item[2] for item, ok in zip(items, keep, strict=True) if ok],
         )
 
     def _fresh_candidates(
@@ -502,9 +538,7 @@ class ProductsScenario(Scenario):
         if serving.freshness_by_signal():
             entry, stamp = serving.load_list_and_freshness(self.slug, state.version_id, user_id)
         else:
-            stamp = Interaction.objects.filter(user__external_id=user_id).aggregate(
-                newest=Max("pk")
-            )["newest"]
+            stamp = newest_event_pk(user_id)
             if stamp is None:
                 return None
             entry = serving.load_list(self.slug, state.version_id, user_id)

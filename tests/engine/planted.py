@@ -16,12 +16,13 @@ BOOKS = [f"book-{i}" for i in range(1, 7)]
 
 def reset_engine_state() -> None:
     """No memo, cached list or catalog snapshot may leak from one test into the next."""
-    from engine.serving import routes
+    from engine.serving import impressions, routes
     from scenarios.products import scenario as products
     from scenarios.products.catalog_view import catalog
 
     cache.clear()
     routes.forget()
+    impressions.forget()
     catalog.forget()
     products._memo.clear()
 

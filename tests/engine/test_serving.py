@@ -111,3 +111,35 @@ def test_generic_endpoint_lists_and_serves_scenarios(store, train_products, read
     assert body.status_code == 200 and body.json()["model_version"] == version.pk
     missing = read_client.get("/api/v1/scenarios/nope/recommendations", {"user_id": "b1"})
     assert missing.status_code == 404
+
+
+def test_impressions_are_counted_in_process_and_pushed_to_the_cache(
+    store, train_products, read_client, monkeypatch
+):
+    from django.core.cache import cache
+
+    version = train_products(model="itemknn")
+    key = serving._impression_key("products", version.pk, "")
+    monkeypatch.setattr(serving, "IMPRESSION_PUSH_SECONDS", 3600)
+    for _ in range(3):
+        assert (
+            read_client.get("/api/v1/products/recommendations", {"user_id": "b1"}).status_code
+            == 200
+        )
+    assert cache.get(key) is None  # no cache round trip per response
+    assert serving.pending_impressions("products", version.pk, "") == 3
+    monkeypatch.setattr(serving, "IMPRESSION_PUSH_SECONDS", 0)
+    assert read_client.get("/api/v1/products/recommendations", {"user_id": "b1"}).status_code == 200
+    assert cache.get(key) == 4 and serving.impressions.local(key) == 0
+    assert serving.flush_impressions() == 4
+
+
+def test_warm_up_loads_the_served_versions_before_any_request(store, train_products):
+    from scenarios.products import scenario as products
+
+    version = train_products(model="itemknn")
+    products._memo.clear()
+    assert serving.warm_up() == [f"products v{version.pk}"]
+    loaded = []
+    products._memo.get(version.pk, lambda: loaded.append("loaded again"))
+    assert loaded == []

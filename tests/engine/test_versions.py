@@ -102,6 +102,34 @@ def test_repeated_delivery_of_a_training_task_is_a_no_op(store, train_products):
     assert version.finished_at == finished_at and version.status == Status.PROMOTED
 
 
+def test_runs_whose_worker_died_are_failed_after_the_timeout(db, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from engine.tasks import reap_stale_versions
+
+    settings.ENGINE_TRAINING_TIMEOUT_SECONDS = 3600
+    now = timezone.now()
+    stale = make_version(None, status=Status.RUNNING)
+    fresh = make_version(None, status=Status.RUNNING)
+    served = make_version(0.3, status=Status.PROMOTED)
+    ModelVersion.objects.filter(pk=stale.pk).update(started_at=now - timedelta(hours=2))
+    ModelVersion.objects.filter(pk=fresh.pk).update(started_at=now - timedelta(minutes=5))
+    ModelVersion.objects.filter(pk=served.pk).update(started_at=now - timedelta(days=2))
+
+    assert reap_stale_versions.apply().get() == 1
+    statuses = dict(ModelVersion.objects.values_list("pk", "status"))
+    assert statuses == {
+        stale.pk: Status.FAILED,
+        fresh.pk: Status.RUNNING,
+        served.pk: Status.PROMOTED,
+    }
+    stale.refresh_from_db()
+    assert "worker" in stale.error and stale.finished_at is not None
+    assert reap_stale_versions.apply().get() == 0  # idempotent
+
+
 def test_tasks_have_explicit_names_and_queues():
     from config.celery import app
     from engine.queues import TASK_ROUTES

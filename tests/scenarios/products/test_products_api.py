@@ -60,6 +60,19 @@ def test_exclude_category_and_price_filters(trained, read_client):
     assert ids(response) == ["phone-5"]
 
 
+def test_filters_reach_past_the_head_of_the_cached_list(trained, read_client):
+    """A request reads the head of the cached list first (2n candidates); when filters empty the
+    head, the rest of the list answers, as if there were no head."""
+    top = read_client.get(URL + "recommendations", {"user_id": "p1", "n": 2})
+    assert set(ids(top)) == {"phone-5", "phone-6"}  # the head of p1's list holds phones only
+    books = read_client.get(URL + "recommendations", {"user_id": "p1", "n": 1, "category": "books"})
+    assert len(ids(books)) == 1 and ids(books)[0] in BOOKS
+    rest = read_client.get(
+        URL + "recommendations", {"user_id": "p1", "n": 1, "exclude": "phone-5,phone-6"}
+    )
+    assert ids(rest) and not set(ids(rest)) & {"phone-5", "phone-6"}
+
+
 @pytest.mark.parametrize(
     "params, field",
     [

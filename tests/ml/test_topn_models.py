@@ -123,6 +123,34 @@ def test_ensemble_refuses_bad_members():
         Ensemble(members=[["ensemble", {}]]).fit(matrix)
 
 
+def test_tuned_ensemble_is_never_worse_on_validation_than_its_best_member():
+    """Two taste groups: EASE sees them, popularity cannot; the blend must keep EASE's score."""
+    from ml.models.common import validation_ndcg
+
+    rng = np.random.default_rng(2)
+    train = np.zeros((40, 20), np.float32)
+    validation = np.zeros_like(train)
+    for user in range(40):
+        liked = np.arange(10) if user % 2 == 0 else np.arange(10, 20)
+        picked = rng.permutation(liked)
+        train[user, picked[:5]] = 1.0
+        validation[user, picked[5:7]] = 1.0
+    train, validation = sp.csr_matrix(train), sp.csr_matrix(validation)
+    members = [["popularity", {}], ["ease", {"l2": 10.0}]]
+    blend = Ensemble(members=members, weights=[1.0, 0.1]).fit(train, validation=validation)
+
+    def validation_score(member) -> float:
+        scores = member._score(np.arange(40), train)
+        return validation_ndcg(lambda users: scores[users], train, validation)
+
+    member_scores = [
+        validation_score(Popularity().fit(train)),
+        validation_score(EASE(l2=10.0).fit(train)),
+    ]
+    assert member_scores[1] > member_scores[0]
+    assert blend.history.series["val_ndcg@10"][-1] >= max(member_scores) - 1e-9
+
+
 def test_two_tower_places_new_items_by_their_features():
     """Items of 3 genres, users who each stick to one genre; a new item lands among its genre."""
     from ml.models.two_tower import TwoTower

@@ -149,6 +149,7 @@ class ServingState:
     segment_index: dict[str, int]
     segment_scores: np.ndarray  # segments x items
     global_scores: np.ndarray
+    event_weights: dict[str, float]  # read once per load: real-time fold-in needs them per request
     snapshot_generation: tuple | None = None
     catalog_rows: np.ndarray | None = None  # model item index -> catalog row (-1 if gone)
     model_index: np.ndarray | None = None  # catalog row -> model item index (-1 if new)
@@ -258,6 +259,7 @@ class ProductsScenario(Scenario):
             segment_index={name: i for i, name in enumerate(names)},
             segment_scores=arrays["segment_scores"],
             global_scores=arrays["global_scores"],
+            event_weights=event_weights(self.effective_settings(config["settings"])),
         )
 
     def state(self, version_id: int | None) -> ServingState | None:
@@ -275,10 +277,11 @@ class ProductsScenario(Scenario):
 
     # ---- users' histories and candidates --------------------------------------------------
     @staticmethod
-    def _history(user_pk: int) -> list[tuple[int, int, str]]:
-        """(event pk, item pk, event type) of the user's positive events, newest first."""
+    def _history(**user) -> list[tuple[int, int, str]]:
+        """(event pk, item pk, event type) of the user's events, newest first; ``user``
+        is a lookup (``user_id=pk`` or ``user__external_id=id``)."""
         return list(
-            Interaction.objects.filter(user_id=user_pk)
+            Interaction.objects.filter(**user)
             .order_by("-timestamp", "-pk")
             .values_list("pk", "item_id", "event_type")[:HISTORY_LIMIT]
         )
@@ -333,8 +336,10 @@ class ProductsScenario(Scenario):
         return {
             "stamp": stamp,
             "items": [
-                [str(state.items.ids[i]), float(s), reason]
-                for i, s, reason in zip(ids, scores, reasons, strict=True)
+                [str(item_id), score, reason]
+                for item_id, score, reason in zip(
+                    state.items.ids[ids].tolist(), scores.tolist(), reasons, strict=True
+                )
             ],
             "categories": categories,
         }
@@ -544,13 +549,10 @@ class ProductsScenario(Scenario):
             entry = serving.load_list(self.slug, state.version_id, user_id)
         if entry is not None and entry.get("stamp") == stamp:
             return entry
-        user_pk = User.objects.filter(external_id=user_id).values_list("pk", flat=True).first()
-        history = self._history(user_pk) if user_pk is not None else []
+        history = self._history(user__external_id=user_id)
         if not history:
             return None
-        entry = self._user_candidates(
-            state, snapshot, user_id, history, event_weights(settings), stamp
-        )
+        entry = self._user_candidates(state, snapshot, user_id, history, state.event_weights, stamp)
         serving.store_lists(
             self.slug, state.version_id, {user_id: entry}, settings["list_ttl_seconds"] or None
         )

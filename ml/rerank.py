@@ -36,6 +36,31 @@ def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
+def mmr_order(scores: np.ndarray, similarity: np.ndarray, n: int, diversity: float) -> list[int]:
+    """Positions of the greedy MMR picks in one candidate list.
+
+    ``similarity`` is the list's pairwise similarity matrix, in whatever measure suits the
+    caller (cosine of item vectors, shared category path). Each pick maximises
+    ``(1 - diversity) * relevance - diversity * max similarity to the picks so far``, with the
+    scores min-max scaled to [0, 1] as relevance so the two terms are comparable.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    spread = scores.max() - scores.min()
+    relevance = (scores - scores.min()) / spread if spread > 0 else np.ones(len(scores))
+    closest = np.full(len(scores), -np.inf)  # max similarity to the chosen items so far
+    available = np.ones(len(scores), dtype=bool)
+    picks: list[int] = []
+    for _ in range(min(n, len(scores))):
+        penalty = np.where(np.isfinite(closest), closest, 0.0)
+        value = (1.0 - diversity) * relevance - diversity * penalty
+        value[~available] = -np.inf
+        pick = int(np.argmax(value))
+        picks.append(pick)
+        available[pick] = False
+        closest = np.maximum(closest, similarity[pick])
+    return picks
+
+
 def maximal_marginal_relevance(
     ids: np.ndarray,
     scores: np.ndarray,
@@ -43,12 +68,10 @@ def maximal_marginal_relevance(
     n: int = 10,
     diversity: float = 0.3,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy MMR: each next item maximises ``(1 - diversity) * relevance - diversity * max
-    cosine to the items already chosen``.
+    """Greedy MMR (:func:`mmr_order`) with the cosine of item vectors as similarity.
 
     ``diversity`` is MMR's lambda: 0 keeps the model's order, 1 picks the most dissimilar items.
-    Scores are min-max scaled per list to [0, 1] first, so the two terms are comparable whatever
-    the model's score range. Returned scores are the model's original scores.
+    Returned scores are the model's original scores.
     """
     ids, scores = _candidates(ids, scores)
     _check_n(n)
@@ -65,19 +88,8 @@ def maximal_marginal_relevance(
         pool, pool_scores = ids[row][valid], scores[row][valid]
         if not len(pool):
             continue
-        spread = pool_scores.max() - pool_scores.min()
-        relevance = (pool_scores - pool_scores.min()) / spread if spread > 0 else np.ones(len(pool))
-        similarity = unit[pool] @ unit[pool].T
-        closest = np.full(len(pool), -np.inf)  # max similarity to the chosen items so far
-        available = np.ones(len(pool), dtype=bool)
-        for slot in range(min(n, len(pool))):
-            penalty = np.where(np.isfinite(closest), closest, 0.0)
-            value = (1.0 - diversity) * relevance - diversity * penalty
-            value[~available] = -np.inf
-            pick = int(np.argmax(value))
-            out_ids[row, slot], out_scores[row, slot] = pool[pick], pool_scores[pick]
-            available[pick] = False
-            closest = np.maximum(closest, similarity[pick])
+        picks = mmr_order(pool_scores, unit[pool] @ unit[pool].T, n, diversity)
+        out_ids[row, : len(picks)], out_scores[row, : len(picks)] = pool[picks], pool_scores[picks]
     return out_ids, out_scores
 
 

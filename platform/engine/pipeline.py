@@ -6,9 +6,12 @@ common filter and re-rank stages, on numpy arrays so a request costs microsecond
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ml.rerank import mmr_order
 
 
 @dataclass
@@ -45,43 +48,15 @@ def filter_slate(slate: Slate, allowed: np.ndarray) -> Slate:
     return slate.keep(np.asarray(allowed, dtype=bool)[slate.rows])
 
 
-def category_similarity(first: str, second: str) -> float:
-    """Shared path depth over the deeper path: "a/b" vs "a/c" is 0.5, same path 1, none 0."""
-    if not first or not second:
-        return 0.0
-    left, right = first.split("/"), second.split("/")
-    shared = 0
-    for a, b in zip(left, right, strict=False):
-        if a != b:
-            break
-        shared += 1
-    return shared / max(len(left), len(right))
-
-
-def diversify(slate: Slate, categories: np.ndarray, strength: float, n: int) -> Slate:
-    """Maximal marginal relevance over category paths; ``strength`` 0 keeps the ranking.
-
-    Each pick maximises ``(1 - strength) * relevance - strength * max similarity to the picks``,
-    with relevance rescaled to [0, 1] so the two terms are comparable.
-    """
+def diversify(
+    slate: Slate, similarity: Callable[[np.ndarray], np.ndarray], strength: float, n: int
+) -> Slate:
+    """Maximal marginal relevance (:func:`ml.rerank.mmr_order`); ``strength`` 0 keeps the
+    ranking. ``similarity(rows)`` is the pairwise similarity of those catalog rows in [0, 1]
+    (products: shared category path depth)."""
     if strength <= 0 or len(slate) <= 1:
         return slate.head(n)
-    scores = slate.scores.astype(np.float64)
-    low, high = scores.min(), scores.max()
-    relevance = (scores - low) / (high - low) if high > low else np.ones_like(scores)
-    paths = [str(categories[row]) for row in slate.rows]
-    chosen: list[int] = []
-    redundancy = np.zeros(len(slate))
-    remaining = np.ones(len(slate), dtype=bool)
-    while len(chosen) < min(n, len(slate)):
-        value = (1.0 - strength) * relevance - strength * redundancy
-        value[~remaining] = -np.inf
-        pick = int(np.argmax(value))
-        chosen.append(pick)
-        remaining[pick] = False
-        for other in np.flatnonzero(remaining):
-            similarity = category_similarity(paths[pick], paths[other])
-            redundancy[other] = max(redundancy[other], similarity)
+    chosen = mmr_order(slate.scores, similarity(slate.rows), n, strength)
     return Slate(slate.rows[chosen], slate.scores[chosen], [slate.reasons[i] for i in chosen])
 
 

@@ -102,6 +102,9 @@ class Scenario:
     settings_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     default_settings: ClassVar[dict[str, Any]] = {}
     queues: ClassVar[dict[str, str]] = {"train": "training", "score": "scoring"}
+    # Settings applied per request (re-ranking, filters): a change serves within seconds,
+    # without retraining; every other setting applies from the next trained version.
+    request_time_settings: ClassVar[frozenset[str]] = frozenset()
 
     def validate_settings(self, settings: dict[str, Any]) -> list[str]:
         """Messages for every problem in ``settings`` (empty when valid).
@@ -116,6 +119,16 @@ class Scenario:
     def effective_settings(self, stored: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults overlaid with what the operator saved."""
         return {**self.default_settings, **(stored or {})}
+
+    def serving_settings(self, trained_with: dict[str, Any] | None) -> dict[str, Any]:
+        """A version's settings (the defaults when none) with the operator's current
+        ``request_time_settings`` on top."""
+        from engine.serving import routes
+
+        settings = dict(trained_with or self.default_settings)
+        saved = routes.saved_settings(self.slug)
+        settings.update((key, saved[key]) for key in self.request_time_settings if key in saved)
+        return settings
 
     def is_trainable(self) -> bool:
         """False for scenarios that serve rules only (no model versions)."""

@@ -24,7 +24,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.utils import timezone
 
 from engine import registry
-from engine.models import Experiment, ImpressionCount, ModelVersion
+from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
 from engine.scenario import Recommendation, RecommendationRequest
 
 VERSION_CHECK_SECONDS = 2.0
@@ -47,16 +47,28 @@ class Route:
 
 
 class _RouteTable:
-    """Per-process memo of each scenario's promoted version and active experiment."""
+    """Per-process memo of each scenario's promoted version, active experiment and saved
+    settings."""
 
     def __init__(self):
-        self._entries: dict[str, tuple[float, int | None, tuple | None]] = {}
+        self._entries: dict[str, tuple[float, int | None, tuple | None, dict]] = {}
         self._lock = threading.Lock()
 
     def lookup(self, slug: str) -> tuple[int | None, tuple | None]:
+        entry = self._entry(slug)
+        return entry[1], entry[2]
+
+    def saved_settings(self, slug: str) -> dict[str, Any]:
+        """The operator's saved settings for ``slug`` (not overlaid on defaults)."""
+        return self._entry(slug)[3]
+
+    def _entry(self, slug: str) -> tuple[float, int | None, tuple | None, dict]:
         now = time.monotonic()
         entry = self._entries.get(slug)
         if entry is None or now - entry[0] > VERSION_CHECK_SECONDS:
+            saved = (
+                ScenarioConfig.objects.filter(slug=slug).values_list("settings", flat=True).first()
+            )
             promoted = (
                 ModelVersion.objects.filter(scenario=slug, status=ModelVersion.Status.PROMOTED)
                 .values_list("pk", flat=True)
@@ -67,10 +79,10 @@ class _RouteTable:
                 .values_list("pk", "control_id", "treatment_id", "treatment_share")
                 .first()
             )
-            entry = (now, promoted, experiment)
+            entry = (now, promoted, experiment, saved or {})
             with self._lock:
                 self._entries[slug] = entry
-        return entry[1], entry[2]
+        return entry
 
     def forget(self, slug: str | None = None) -> None:
         """Drop the memo (tests, and right after this process promotes a version)."""

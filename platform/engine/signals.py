@@ -8,12 +8,13 @@ from catalog.signals import events_ingested, user_erased
 from engine import registry
 from engine.models import ModelVersion, ScenarioConfig
 from engine.schedules import sync_schedule
-from engine.serving import bump_freshness, clear_freshness, list_key
+from engine.serving import bump_freshness, clear_freshness, list_key, routes
 
 
 @receiver(post_save, sender=ScenarioConfig)
 def keep_schedule_in_step(sender, instance: ScenarioConfig, **kwargs):
     sync_schedule(instance.slug, str(instance.effective().get("retrain_schedule", "")))
+    routes.forget(instance.slug)  # this process serves with the new settings at once
 
 
 @receiver(user_erased)

@@ -73,8 +73,8 @@ class CatalogSnapshot:
         return np.isin(self.category_codes[rows], codes)
 
     def category_closeness(self, first_rows: np.ndarray, second_rows: np.ndarray) -> np.ndarray:
-        """[len(first), len(second)] shared path depth over the deeper path (see
-        :func:`engine.pipeline.category_similarity`), vectorised over prefix ids."""
+        """[len(first), len(second)] shared path depth over the deeper path ("a/b" vs "a/c" is
+        0.5, the same path 1, nothing shared 0), vectorised over prefix ids."""
         first = self.category_codes[first_rows]
         second = self.category_codes[second_rows]
         left, right = self.category_prefixes[first], self.category_prefixes[second]

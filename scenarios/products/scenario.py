@@ -176,6 +176,7 @@ class ProductsScenario(Scenario):
     primary_metric = "ndcg@10"
     settings_schema = SETTINGS_SCHEMA
     default_settings = DEFAULT_SETTINGS
+    request_time_settings = frozenset({"diversity", "exploration_rate", "filters"})
 
     # ---- settings -------------------------------------------------------------------------
     def validate_settings(self, settings: dict[str, Any]) -> list[str]:
@@ -449,7 +450,10 @@ class ProductsScenario(Scenario):
     ) -> list[RecommendedItem]:
         """Re-rank (diversity, exploration), cut to n and name the items."""
         slate = diversify(
-            slate, snapshot.categories, float(settings.get("diversity", 0)), request.n
+            slate,
+            lambda rows: snapshot.category_closeness(rows, rows),
+            float(settings.get("diversity", 0)),
+            request.n,
         )
         rate = float(settings.get("exploration_rate", 0))
         if rate > 0 and pool is not None and len(pool):  # a fresh generator costs an OS read
@@ -492,7 +496,7 @@ class ProductsScenario(Scenario):
         )
 
     def _for_user(self, request, state, snapshot) -> Recommendation:
-        settings = state.settings if state else self.default_settings
+        settings = self.serving_settings(state and state.settings)
         if state is None:
             allowed = self._allowed(request, snapshot, settings)
             slate = filter_slate(self._popular(snapshot), allowed)
@@ -592,7 +596,7 @@ class ProductsScenario(Scenario):
         slate = Slate(rows[keep], scores[order][keep], [reason] * int(keep.sum()))
         slate = filter_slate(slate, allowed)
         return Recommendation(
-            self._finish(slate, snapshot, request, state.settings),
+            self._finish(slate, snapshot, request, self.serving_settings(state.settings)),
             model_version=state.version_id,
             cold_start=True,
         )
@@ -602,7 +606,7 @@ class ProductsScenario(Scenario):
         row = snapshot.row_of.get(item_id)
         if row is None:
             raise ItemNotFound(f"item {item_id!r} is not in the catalog")
-        settings = state.settings if state else self.default_settings
+        settings = self.serving_settings(state and state.settings)
         allowed = self._allowed(request, snapshot, settings)
         allowed[row] = False
         title = snapshot.titles[row] or item_id
@@ -651,7 +655,7 @@ class ProductsScenario(Scenario):
         missing = [i for i, r in zip(request.item_ids, rows, strict=True) if r < 0]
         if missing:
             raise ItemNotFound(f"items not in the catalog: {missing}")
-        settings = state.settings if state else self.default_settings
+        settings = self.serving_settings(state and state.settings)
         allowed = self._allowed(request, snapshot, settings)
         allowed[rows] = False
         indices = []
@@ -694,6 +698,6 @@ class ProductsScenario(Scenario):
         label = TRENDING_WINDOWS[window][1]
         slate = self._popular(snapshot, window)
         slate = Slate(slate.rows, slate.scores, [f"trending {label}"] * len(slate))
-        settings = state.settings if state else self.default_settings
+        settings = self.serving_settings(state and state.settings)
         slate = filter_slate(slate, self._allowed(request, snapshot, settings))
         return Recommendation(self._finish(slate, snapshot, request, {"diversity": 0}))

@@ -4,7 +4,7 @@ import pytest
 
 from engine import serving
 from engine.models import Experiment, ImpressionCount
-from engine.pipeline import Slate, category_similarity, diversify, explore, filter_slate
+from engine.pipeline import Slate, diversify, explore, filter_slate
 
 
 def test_recommendation_id_carries_version_and_arm():
@@ -85,13 +85,22 @@ def test_experiment_needs_two_usable_versions_of_the_same_scenario(store, train_
 
 
 def test_filter_and_diversify_hand_computed():
-    categories = ["a/x", "a/x", "b/y", "a/z"]
+    import numpy as np
+
+    # Category paths a/x, a/x, b/y, a/z: shared depth over the deeper path.
+    closeness = np.array(
+        [[1, 1, 0, 0.5], [1, 1, 0, 0.5], [0, 0, 1, 0], [0.5, 0.5, 0, 1]], dtype=np.float64
+    )
+
+    def similarity(rows):
+        return closeness[np.ix_(rows, rows)]
+
     slate = Slate([0, 1, 2, 3], [1.0, 0.9, 0.5, 0.1], ["r0", "r1", "r2", "r3"])
     assert filter_slate(slate, [True, False, True, True]).rows.tolist() == [0, 2, 3]
-    assert diversify(slate, categories, 0.0, 3).rows.tolist() == [0, 1, 2]
+    assert diversify(slate, similarity, 0.0, 3).rows.tolist() == [0, 1, 2]
     # strength 0.5: after item 0, item 1 scores 0.5*0.889 - 0.5*1 < item 2's 0.5*0.444 - 0
-    assert diversify(slate, categories, 0.5, 3).rows.tolist() == [0, 2, 1]
-    assert category_similarity("a/x", "a/z") == 0.5 and category_similarity("", "a") == 0.0
+    picked = diversify(slate, similarity, 0.5, 3)
+    assert picked.rows.tolist() == [0, 2, 1] and picked.reasons == ["r0", "r2", "r1"]
 
 
 def test_explore_only_touches_slots_after_the_protected_top():

@@ -73,6 +73,18 @@ def test_filters_reach_past_the_head_of_the_cached_list(trained, read_client):
     assert ids(rest) and not set(ids(rest)) & {"phone-5", "phone-6"}
 
 
+def test_diversity_setting_applies_without_retraining(trained, read_client):
+    from tests.engine.planted import configure
+
+    focused = ids(read_client.get(URL + "recommendations", {"user_id": "p1", "n": 2}))
+    assert set(focused) <= set(PHONES)
+    configure("products", diversity=0.9)  # saved as in the admin; no new version
+    mixed = read_client.get(URL + "recommendations", {"user_id": "p1", "n": 2}).json()
+    assert mixed["model_version"] == trained.pk
+    assert [item["item_id"] for item in mixed["items"]][0] == focused[0]
+    assert mixed["items"][1]["item_id"] in BOOKS
+
+
 @pytest.mark.parametrize(
     "params, field",
     [

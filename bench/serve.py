@@ -2,8 +2,9 @@
 
 For each backend (the embedded default: SQLite + local-memory cache; and PostgreSQL + Redis when
 reachable) it builds a store of 10k items and 10k users, trains and scores the products scenario,
-starts gunicorn (2 sync workers, one BLAS/OpenMP thread each) and drives it with wrk (one thread,
-a few connections, a Lua script rotating over many users) on the same machine, measuring:
+starts gunicorn with the project's gunicorn.conf.py (2 gthread workers, keep-alive, one BLAS/OpenMP
+thread each) and drives it with wrk (one thread, a few connections, a Lua script rotating over
+many users) on the same machine, measuring:
 
 - floor: a trivial DRF endpoint with the same API-key auth and throttle,
 - precomputed: recommendations served from the scoring queue's cached lists,
@@ -389,19 +390,20 @@ def table(rows: list[dict], args, training: dict | None, skipped: str | None, lo
         f"({stdlib_platform.machine()}), Python {stdlib_platform.python_version()}, shared with "
         f"other work (1-min load average {load} at the start), so figures are lower bounds.",
         f"Store: {args.items:,} items, {args.users:,} users, about {args.per_user} events each; "
-        "products scenario on item-kNN (50 neighbours). Server: gunicorn, 2 sync workers, "
-        "`OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1` (one BLAS thread per worker), "
-        "`DJANGO_DEBUG=0`. Every request carries an API key, passes the per-key throttle "
-        "(fixed-window counter, rate set high enough never to refuse) and each recommendation "
-        "counts an impression in the cache. "
+        "products scenario on item-kNN (50 neighbours). Server: gunicorn with the project's "
+        "`gunicorn.conf.py` (2 gthread workers x 4 threads, keep-alive, "
+        "`OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1`: one BLAS thread per worker, "
+        "models loaded before the first request), `DJANGO_DEBUG=0`. Every request carries an "
+        "API key, passes the per-key throttle (fixed-window counter, rate set high enough never "
+        "to refuse) and each recommendation counts an impression (counted in the worker, pushed "
+        "to the cache once a second). "
         f"Load: wrk on the same machine, `-t1 -c{args.connections} --latency`, "
         f"{args.seconds} s per row after a {args.warmup} s warm-up; a Lua script rotates over "
         "users in a fixed random order: the uncached row asks each user once (it stops when "
         f"the {args.users - 200:,} users run out; 200 other users first load the model into both "
         f"workers), the precomputed row cycles over {args.hot_users:,} "
-        f"users after a {args.warmup * 3} s pass that caches their lists in both workers. "
-        "gunicorn's sync workers close the connection after each response, so wrk reconnects "
-        "per request.",
+        f"users after a {args.warmup * 3} s pass that caches their lists in both workers; "
+        "connections are kept alive.",
         "",
         "Command: `make bench-serve` (`python bench/serve.py`)",
         "",

@@ -36,16 +36,22 @@ def accuracy_at_1(ranked, relevant: Sequence) -> float:
     return float(np.mean([row[0] in rel for row, rel in zip(ranked.tolist(), sets, strict=True)]))
 
 
-def recall_at_k(ranked, relevant: Sequence, k: int) -> float:
-    """Mean over queries of |relevant in top k| / |relevant| (with one correct id: hit rate)."""
+def _hits_and_relevant(ranked, relevant: Sequence, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per query: relevant ids among the top k, and how many ids are relevant (at least one)."""
     ranked = _check_ranked(ranked, k)
     sets = _relevant_sets(relevant, ranked.shape[0])
-    values = []
-    for row, rel in zip(ranked[:, :k].tolist(), sets, strict=True):
-        if not rel:
-            raise ValueError("every query needs at least one relevant id")
-        values.append(len(rel.intersection(row)) / len(rel))
-    return float(np.mean(values))
+    if not all(sets):
+        raise ValueError("every query needs at least one relevant id")
+    hits = [
+        len(rel.intersection(row)) for row, rel in zip(ranked[:, :k].tolist(), sets, strict=True)
+    ]
+    return np.asarray(hits, dtype=np.float64), np.asarray([len(rel) for rel in sets], np.float64)
+
+
+def recall_at_k(ranked, relevant: Sequence, k: int) -> float:
+    """Mean over queries of |relevant in top k| / |relevant| (with one correct id: hit rate)."""
+    hits, counts = _hits_and_relevant(ranked, relevant, k)
+    return float(np.mean(hits / counts))
 
 
 def precision_at_k(ranked, relevant: Sequence, k: int) -> float:
@@ -65,11 +71,5 @@ def normalized_precision_at_k(ranked, relevant: Sequence, k: int) -> float:
     Plain precision@k cannot reach 1 for a query with fewer than k relevant ids; dividing by
     the number that can fit makes 1 the score of every perfect ranking.
     """
-    ranked = _check_ranked(ranked, k)
-    sets = _relevant_sets(relevant, ranked.shape[0])
-    values = []
-    for row, rel in zip(ranked[:, :k].tolist(), sets, strict=True):
-        if not rel:
-            raise ValueError("every query needs at least one relevant id")
-        values.append(sum(item in rel for item in row) / min(k, len(rel)))
-    return float(np.mean(values))
+    hits, counts = _hits_and_relevant(ranked, relevant, k)
+    return float(np.mean(hits / np.minimum(counts, k)))

@@ -8,7 +8,9 @@ the ORM.
 """
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
+from itertools import repeat
 
 from django.db import connection
 
@@ -110,6 +112,14 @@ def _stored_event_ids(event_ids: list[str]) -> set[str]:
         Interaction.objects.filter(event_id__in=event_ids)
         .order_by()
         .values_list("event_id", flat=True)
+    )
+
+
+def event_rows(user_pks, item_pks, types, values, times, contexts, event_ids) -> Iterator[tuple]:
+    """:func:`insert_interactions` rows (no recommendation id) from parallel per-event columns,
+    lazily, so a command can insert them chunk by chunk without a second copy of the file."""
+    return zip(
+        user_pks, item_pks, types, values, times, contexts, repeat(""), event_ids, strict=False
     )
 
 

@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.bulk import insert_interactions
+from catalog.bulk import event_rows, insert_interactions
 from catalog.models import EventType, Interaction, Item, User
 from catalog.signals import events_ingested
 from ml.data import Interactions
@@ -160,21 +161,10 @@ def write_dataset(
         ]
         contexts = dataset.contexts or [{} for _ in range(len(events))]
         imported = duplicates = 0
+        pending = event_rows(users_of, items_of, types, values, times, contexts, event_ids)
         for start in range(0, len(events), chunk_size):
             stop = min(start + chunk_size, len(events))
-            rows = [
-                (
-                    users_of[i],
-                    items_of[i],
-                    types[i],
-                    values[i],
-                    times[i],
-                    contexts[i],
-                    "",
-                    event_ids[i],
-                )
-                for i in range(start, stop)
-            ]
+            rows = list(islice(pending, stop - start))
             # Event ids are unique within the file, so stored ones are the only conflicts.
             with transaction.atomic():
                 inserted = insert_interactions(rows, created_at=now)

@@ -33,6 +33,7 @@ import math
 import zlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 
 import numpy as np
 from django.apps import apps
@@ -41,7 +42,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.bulk import insert_interactions
+from catalog.bulk import event_rows, insert_interactions
 from catalog.models import Interaction, Item, User
 from catalog.signals import events_ingested
 from ml.datasets.demo import DAY, DemoStore, generate_demo_store
@@ -130,22 +131,11 @@ def write_store(store: DemoStore, seed: int, progress: bool) -> dict[str, int]:
         times = [datetime.fromtimestamp(stamp, UTC) for stamp in events.timestamps.tolist()]
         now = timezone.now()
         inserted = 0
+        contexts = ({"session": f"s{session}", "source": "demo"} for session in sessions)
+        pending = event_rows(users_of, items_of, types, values, times, contexts, event_ids)
         for start in range(0, len(events), CHUNK_SIZE):
             stop = min(start + CHUNK_SIZE, len(events))
-            rows = [
-                (
-                    users_of[i],
-                    items_of[i],
-                    types[i],
-                    values[i],
-                    times[i],
-                    {"session": f"s{sessions[i]}", "source": "demo"},
-                    "",
-                    event_ids[i],
-                )
-                for i in range(start, stop)
-            ]
-            inserted += insert_interactions(rows, created_at=now)
+            inserted += insert_interactions(list(islice(pending, stop - start)), created_at=now)
             bar.update(stop - start)
         if inserted:
             # After commit, so lists cached for these users are recomputed from the new events.

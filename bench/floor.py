@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from serve import gunicorn_env
+from serve import free_port, gunicorn_env, to_ms, workers_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 ITEM_ID = "sku-1"
@@ -44,18 +44,10 @@ from catalog.models import ApiKey, Item
 Item.objects.create(external_id="{item_id}", title="A bench item", category="bench")
 print(ApiKey.create_key(name="bench-floor", scopes=["read"])[1])
 """
-# wrk prints latencies as 1.23ms, 456.00us or 1.01s.
-UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def server_env(var_dir: Path, throttle_rate: str) -> dict[str, str]:
     return gunicorn_env("floor_settings", var_dir, throttle_rate)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
@@ -78,22 +70,6 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.P
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("gunicorn did not start within 60 s")
-
-
-def workers_cpu_seconds(master_pid: int) -> float:
-    """User + system CPU seconds the gunicorn workers have used so far (Linux /proc)."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    ticks = 0
-    for pid in children:
-        # Fields after the command name (which may hold spaces): utime and stime are 12th, 13th.
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def to_ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(number) * UNIT_MS[unit]
 
 
 def wrk(url: str, key: str | None, seconds: int, connections: int) -> dict:

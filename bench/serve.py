@@ -22,9 +22,11 @@ import functools
 import os
 import platform as stdlib_platform
 import re
+import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -188,8 +190,19 @@ def prepare_postgres_and_redis() -> str | None:
     return None
 
 
+def workers_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU seconds the gunicorn workers have used so far (Linux /proc)."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        # Fields after the command name (which may hold spaces): utime and stime are 12th, 13th.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Gunicorn:
-    def __init__(self, env: dict[str, str], workers: int = 2):
+    def __init__(self, env: dict[str, str], workers: int = 2, extra: tuple[str, ...] = ()):
         self.port = free_port()
         self.process = subprocess.Popen(
             [
@@ -207,6 +220,7 @@ class Gunicorn:
                 f"127.0.0.1:{self.port}",
                 "--log-level",
                 "warning",
+                *extra,
             ],
             env=env,
             cwd=ROOT,
@@ -225,6 +239,13 @@ class Gunicorn:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
+
+    def measure(self, paths: list[str], **options) -> dict:
+        """:func:`measure`, plus the workers' CPU milliseconds per answered request."""
+        before = workers_cpu_seconds(self.process.pid)
+        row = measure(self.port, paths, **options)
+        row["cpu_ms"] = (workers_cpu_seconds(self.process.pid) - before) * 1000 / max(row["n"], 1)
+        return row
 
 
 # wrk prints latencies as 1.23ms, 456.00us or 1.01s.
@@ -291,6 +312,20 @@ def measure(
     }
 
 
+def median_of(runs: list[dict]) -> dict:
+    """Each numeric figure's median over the runs (request counts summed)."""
+    merged = {
+        name: statistics.median(run[name] for run in runs)
+        for name in ("p50", "p99", "rps", "cpu_ms")
+    }
+    merged["n"] = sum(run["n"] for run in runs)
+    merged["non_2xx"] = sum(run["non_2xx"] for run in runs)
+    merged["socket_errors"] = "; ".join(
+        run["socket_errors"] for run in runs if run["socket_errors"]
+    )
+    return merged
+
+
 def bench_backend(backend: str, args) -> list[dict]:
     var_dir = Path(tempfile.mkdtemp(prefix=f"bench-serve-{backend.replace('+', '-')}-"))
     env = backend_env(backend, var_dir)
@@ -309,52 +344,47 @@ def bench_backend(backend: str, args) -> list[dict]:
         for u in np.random.default_rng(1).permutation(args.users)
     ]
     hot = users[: args.hot_users]
-    # Reserved for loading the model into each worker (its first request reads the artifact,
-    # about 0.4 s); never part of the measured uncached row.
+    # Reserved for warming each worker (the model loads before the first request; the catalog
+    # snapshot and the database connections on the first ones); never in the uncached row.
     model_warmup, users = users[-200:], users[:-200]
-    run = functools.partial(measure, key=key, connections=args.connections)
     rows = []
-    server = Gunicorn(env)
+    server = Gunicorn(env, extra=tuple(shlex.split(args.gunicorn_args)))
+    run = functools.partial(server.measure, key=key, connections=args.connections)
     try:
-        run(server.port, ["/bench/floor"], seconds=args.warmup)  # imports, connections
-        rows.append(
-            {
-                "endpoint": "trivial DRF endpoint (floor)",
-                **run(server.port, ["/bench/floor"], seconds=args.seconds),
-            }
-        )
+        run(["/bench/floor"], seconds=args.warmup)  # imports, connections
         if backend == "postgresql+redis":
             import redis
 
             client = redis.Redis.from_url(REDIS_URL)
             for name in client.scan_iter(match=f"*engine:list:products:{version}:*", count=5000):
                 client.delete(name)
-        run(server.port, model_warmup, seconds=args.warmup, limit=len(model_warmup))
+        run(model_warmup, seconds=args.warmup, limit=len(model_warmup))
         # Users in a fixed order, each asked once (wrk stops when they run out): every request
         # is that user's first since the lists were flushed, so the model scores it.
-        rows.append(
-            {
-                "endpoint": "recommendations, uncached (fold-in scoring)",
-                **run(server.port, users, seconds=args.seconds, limit=len(users)),
-            }
-        )
+        uncached = run(users, seconds=args.seconds, limit=len(users))
         # The first hot users again, several passes: their lists are cached now (each worker's
         # local memory on the embedded default, so both workers must have seen each user; Redis
         # on the production setup).
-        run(server.port, hot, seconds=args.warmup * 3)
-        rows.append(
-            {
-                "endpoint": "recommendations, precomputed lists",
-                **run(server.port, hot, seconds=args.seconds),
-            }
-        )
+        run(hot, seconds=args.warmup * 3)
+        # Floor and precomputed alternate for a few rounds; the table keeps each figure's
+        # median, since one run on a shared machine jumps around.
+        rounds: dict[str, list[dict]] = {"floor": [], "precomputed": []}
+        for _ in range(args.rounds):
+            rounds["floor"].append(run(["/bench/floor"], seconds=args.seconds))
+            rounds["precomputed"].append(run(hot, seconds=args.seconds))
     finally:
         server.stop()
+    rows.append({"endpoint": "trivial DRF endpoint (floor)", **median_of(rounds["floor"])})
+    rows.append({"endpoint": "recommendations, uncached (fold-in scoring)", **uncached})
+    rows.append(
+        {"endpoint": "recommendations, precomputed lists", **median_of(rounds["precomputed"])}
+    )
     for row in rows:
         row["backend"] = backend
         print(
             f"[{backend}] {row['endpoint']}: p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms, "
-            f"{row['rps']:.0f} req/s, {row['n']} requests, {row['non_2xx']} non-2xx, "
+            f"{row['rps']:.0f} req/s, {row['cpu_ms']:.2f} worker CPU ms/request, "
+            f"{row['n']} requests, {row['non_2xx']} non-2xx, "
             f"socket errors: {row['socket_errors'] or 'none'}",
             flush=True,
         )
@@ -391,31 +421,37 @@ def table(rows: list[dict], args, training: dict | None, skipped: str | None, lo
         f"other work (1-min load average {load} at the start), so figures are lower bounds.",
         f"Store: {args.items:,} items, {args.users:,} users, about {args.per_user} events each; "
         "products scenario on item-kNN (50 neighbours). Server: gunicorn with the project's "
-        "`gunicorn.conf.py` (2 gthread workers x 4 threads, keep-alive, "
+        "`gunicorn.conf.py` (2 gthread workers x 4 threads, keep-alive"
+        + (f"; plus `{args.gunicorn_args}`" if args.gunicorn_args else "")
+        + ", "
         "`OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1`: one BLAS thread per worker, "
         "models loaded before the first request), `DJANGO_DEBUG=0`. Every request carries an "
         "API key, passes the per-key throttle (fixed-window counter, rate set high enough never "
         "to refuse) and each recommendation counts an impression (counted in the worker, pushed "
         "to the cache once a second). "
         f"Load: wrk on the same machine, `-t1 -c{args.connections} --latency`, "
-        f"{args.seconds} s per row after a {args.warmup} s warm-up; a Lua script rotates over "
+        f"{args.seconds} s per run after a {args.warmup} s warm-up; a Lua script rotates over "
         "users in a fixed random order: the uncached row asks each user once (it stops when "
-        f"the {args.users - 200:,} users run out; 200 other users first load the model into both "
-        f"workers), the precomputed row cycles over {args.hot_users:,} "
-        f"users after a {args.warmup * 3} s pass that caches their lists in both workers; "
-        "connections are kept alive.",
+        f"the {args.users - 200:,} users run out; 200 other users warm both workers first), the "
+        f"precomputed row cycles over {args.hot_users:,} users after a {args.warmup * 3} s pass "
+        "that caches their lists in both workers. Floor and precomputed alternate for "
+        f"{args.rounds} rounds and the table gives each figure's median (requests summed). "
+        "Worker CPU ms/request is the gunicorn workers' user + system time (/proc) over the "
+        "requests answered: the steadier cost figure on a shared machine.",
         "",
         "Command: `make bench-serve` (`python bench/serve.py`)",
         "",
-        "| backend | endpoint | p50 ms | p99 ms | req/s | requests | non-2xx | cost vs floor |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| backend | endpoint | p50 ms | p99 ms | req/s | requests | non-2xx "
+        "| worker CPU ms/request | cost vs floor (req/s) | cost vs floor (CPU) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    floor_rps = {row["backend"]: row["rps"] for row in rows if "floor" in row["endpoint"]}
+    floors = {row["backend"]: row for row in rows if "floor" in row["endpoint"]}
     for row in rows:
-        cost = floor_rps[row["backend"]] / row["rps"]  # floor req/s over this endpoint's req/s
+        floor = floors[row["backend"]]
         lines.append(
             f"| {row['backend']} | {row['endpoint']} | {row['p50']:.1f} | {row['p99']:.1f} "
-            f"| {row['rps']:,.0f} | {row['n']:,} | {row['non_2xx']} | {cost:.2f}x |"
+            f"| {row['rps']:,.0f} | {row['n']:,} | {row['non_2xx']} | {row['cpu_ms']:.2f} "
+            f"| {floor['rps'] / row['rps']:.2f}x | {row['cpu_ms'] / floor['cpu_ms']:.2f}x |"
         )
     if skipped:
         lines += ["", f"PostgreSQL + Redis run skipped: {skipped}"]
@@ -456,6 +492,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per row")
     parser.add_argument("--warmup", type=int, default=3, help="wrk warm-up seconds")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="floor/precomputed alternations")
+    parser.add_argument(
+        "--gunicorn-args", default="", help="extra gunicorn options, e.g. '-k sync' to compare"
+    )
     parser.add_argument("--hot-users", type=int, default=1_000, help="users in the precomputed row")
     parser.add_argument("--backends", default="embedded,postgresql+redis")
     parser.add_argument("--movielens", action=argparse.BooleanOptionalAction, default=True)

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from catalog import auth
+from catalog import auth, throttling
 from catalog.models import ApiKey
 from catalog.throttling import ApiKeyRateThrottle
 
@@ -151,12 +151,33 @@ def test_throttle_stores_one_counter_per_window_not_a_request_history(
         "DEFAULT_THROTTLE_RATES": {"api_key": "100/min"},
     }
     throttle_clock(monkeypatch, 120.0)  # window 2 of 60 s
+    monkeypatch.setattr(throttling, "SYNC_SECONDS", 0.0)  # every request reaches the cache
 
     for _ in range(3):
         read_client.get(ITEMS)
 
     key_hash = read_client.api_key.key_hash
     assert cache.get(f"throttle:api_key:{key_hash}:2") == 3
+
+
+def test_throttle_counts_in_process_and_sees_other_processes_at_each_sync(
+    read_client, settings, monkeypatch
+):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api_key": "100/min"},
+    }
+    throttle_clock(monkeypatch, 180.0)  # window 3
+    monkeypatch.setattr(throttling, "SYNC_SECONDS", 3600.0)
+    shared = f"throttle:api_key:{read_client.api_key.key_hash}:3"
+
+    assert [read_client.get(ITEMS).status_code for _ in range(3)] == [200] * 3
+    assert cache.get(shared) == 1  # only the window's first request went to the cache
+    cache.incr(shared, 97)  # other server processes' requests: 98 in all now
+    assert read_client.get(ITEMS).status_code == 200  # not seen until the next sync
+    monkeypatch.setattr(throttling, "SYNC_SECONDS", 0.0)
+    refused = read_client.get(ITEMS)  # syncs 4 more: 102 > 100
+    assert refused.status_code == 429 and cache.get(shared) == 102
 
 
 def test_a_known_key_is_not_read_from_the_database_again(read_client):

@@ -1,13 +1,16 @@
 """gunicorn settings of the API server (docker/, `make serve`, bench/serve.py).
 
-- gthread workers keep client connections alive: with sync workers every request paid a new TCP
-  connection, which halved the requests/s a trivial endpoint reached on 2 cores.
+- Sync workers, one request at a time each, as many as cores (``WEB_CONCURRENCY`` overrides).
+  On 2 cores with the load generator beside them they answered 2,600-3,200 trivial requests/s
+  and 1,100-1,700 precomputed recommendations/s; gthread workers with keep-alive answered
+  1,100-1,250 and 600-1,200 (their poller, thread hand-off and GIL cost more than the TCP
+  connection a sync worker opens per request). As gunicorn advises for sync workers, put a
+  buffering proxy (nginx, a cloud load balancer) in front when clients are slow or remote.
 - One BLAS/OpenMP thread per worker: numpy's default thread pool turned a 0.02 ms matrix-vector
   product into tens of milliseconds under load, as the threads of every worker fought for the
   cores. Set before any worker imports numpy; the environment still wins.
 - Each worker loads the served model versions before it takes requests (``post_worker_init``), so
   the first users after a start or restart do not wait for an artifact to load.
-Workers: ``WEB_CONCURRENCY`` (gunicorn's own variable, default 2); threads: ``GUNICORN_THREADS``.
 """
 
 import logging
@@ -16,10 +19,8 @@ import os
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-keepalive = 30
+workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+worker_class = "sync"
 backlog = 2048
 
 
@@ -36,4 +37,4 @@ def post_worker_init(worker):
     else:
         worker.log.info("warmed up: %s", ", ".join(loaded) or "nothing promoted yet")
     finally:
-        connections.close_all()  # requests run on other threads, with their own connections
+        connections.close_all()  # a fresh connection per worker, opened on its first request

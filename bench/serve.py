@@ -2,8 +2,8 @@
 
 For each backend (the embedded default: SQLite + local-memory cache; and PostgreSQL + Redis when
 reachable) it builds a store of 10k items and 10k users, trains and scores the products scenario,
-starts gunicorn with the project's gunicorn.conf.py (2 gthread workers, keep-alive, one BLAS/OpenMP
-thread each) and drives it with wrk (one thread, a few connections, a Lua script rotating over
+starts gunicorn with the project's gunicorn.conf.py (2 sync workers, one BLAS/OpenMP thread
+each) and drives it with wrk (one thread, a few connections, a Lua script rotating over
 many users) on the same machine, measuring:
 
 - floor: a trivial DRF endpoint with the same API-key auth and throttle,
@@ -213,7 +213,7 @@ class Gunicorn:
                 "--chdir",
                 "platform",
                 "--config",
-                "gunicorn.conf.py",  # the production settings: gthread, keep-alive, warm-up
+                "gunicorn.conf.py",  # the production settings: sync workers, BLAS threads, warm-up
                 "-w",
                 str(workers),
                 "-b",
@@ -421,7 +421,7 @@ def table(rows: list[dict], args, training: dict | None, skipped: str | None, lo
         f"other work (1-min load average {load} at the start), so figures are lower bounds.",
         f"Store: {args.items:,} items, {args.users:,} users, about {args.per_user} events each; "
         "products scenario on item-kNN (50 neighbours). Server: gunicorn with the project's "
-        "`gunicorn.conf.py` (2 gthread workers x 4 threads, keep-alive"
+        "`gunicorn.conf.py` (2 sync workers"
         + (f"; plus `{args.gunicorn_args}`" if args.gunicorn_args else "")
         + ", "
         "`OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1`: one BLAS thread per worker, "

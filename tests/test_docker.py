@@ -223,7 +223,7 @@ def test_dockerfile_default_command_is_gunicorn_on_config_wsgi(dockerfile):
     assert any(config in sources[:-1] for sources in copied), f"{config} is not in the image"
 
 
-def test_gunicorn_config_keeps_connections_alive_and_limits_blas_threads(monkeypatch):
+def test_gunicorn_config_runs_sync_workers_and_limits_blas_threads(monkeypatch):
     """Its settings load as gunicorn loads them, and the warm-up hook is one gunicorn knows."""
     from gunicorn.config import Config
 
@@ -240,7 +240,7 @@ def test_gunicorn_config_keeps_connections_alive_and_limits_blas_threads(monkeyp
     for name, value in namespace.items():
         if name in config.settings:
             config.set(name, value)
-    assert config.worker_class_str == "gthread" and config.threads > 1 and config.keepalive > 0
-    assert config.workers == 2
+    assert config.worker_class_str == "sync" and config.threads == 1
+    assert config.workers == (os.cpu_count() or 2)
     assert callable(config.post_worker_init)
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1"

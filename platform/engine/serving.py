@@ -281,6 +281,11 @@ def store_lists(slug: str, version_id: int, lists: dict[str, Any], timeout: int 
         cache.set_many({list_key(slug, version_id, u): v for u, v in chunk}, timeout=timeout)
 
 
+def store_list(slug: str, version_id: int, user_id: str, entry: Any, timeout: int | None) -> None:
+    """One user's list, computed at request time (a plain SET: no pipeline for one key)."""
+    cache.set(list_key(slug, version_id, user_id), entry, timeout=timeout)
+
+
 def load_list(slug: str, version_id: int, user_id: str) -> Any:
     return cache.get(list_key(slug, version_id, user_id))
 

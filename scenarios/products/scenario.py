@@ -9,6 +9,7 @@ without retraining; a precomputed list is used until the user's next event makes
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from dataclasses import dataclass
@@ -122,19 +123,45 @@ def model_class(name: str) -> type[Recommender]:
     return cls
 
 
-def newest_event_pk(user_id: str) -> int | None:
-    """pk of the user's newest event: a cached list's freshness stamp where the cache is per
-    process. Plain SQL, since compiling the ORM aggregate cost more than serving the list."""
+@functools.cache
+def _user_event_sql(vendor: str) -> tuple[str, str]:
+    """SQL for one user's (by external id) newest event pk and newest events, per database
+    vendor. Plain SQL on the request path: compiling the same ORM queries cost more than
+    serving a cached list."""
     interaction, user = Interaction._meta, User._meta
     quote = connection.ops.quote_name
-    sql = (
-        f"SELECT MAX(e.{quote(interaction.pk.column)}) FROM {quote(interaction.db_table)} e "
-        f"JOIN {quote(user.db_table)} u ON e.{quote(interaction.get_field('user').column)} = "
-        f"u.{quote(user.pk.column)} WHERE u.{quote(user.get_field('external_id').column)} = %s"
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    pk = f"e.{quote(interaction.pk.column)}"
+    events = (
+        f"FROM {quote(interaction.db_table)} e JOIN {quote(user.db_table)} u "
+        f"ON e.{column(interaction, 'user')} = u.{quote(user.pk.column)} "
+        f"WHERE u.{column(user, 'external_id')} = %s"
     )
+    newest = f"SELECT MAX({pk}) {events}"
+    history = (
+        f"SELECT {pk}, e.{column(interaction, 'item')}, e.{column(interaction, 'event_type')} "
+        f"{events} ORDER BY e.{column(interaction, 'timestamp')} DESC, {pk} DESC "
+        f"LIMIT {HISTORY_LIMIT}"
+    )
+    return newest, history
+
+
+def newest_event_pk(user_id: str) -> int | None:
+    """pk of the user's newest event: a cached list's freshness stamp where the cache is per
+    process."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
+        cursor.execute(_user_event_sql(connection.vendor)[0], [user_id])
         return cursor.fetchone()[0]
+
+
+def history_of(user_id: str) -> list[tuple[int, int, str]]:
+    """(event pk, item pk, event type) of the user's newest events, newest first."""
+    with connection.cursor() as cursor:
+        cursor.execute(_user_event_sql(connection.vendor)[1], [user_id])
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 @dataclass
@@ -277,16 +304,6 @@ class ProductsScenario(Scenario):
         self.state(version_id)
 
     # ---- users' histories and candidates --------------------------------------------------
-    @staticmethod
-    def _history(**user) -> list[tuple[int, int, str]]:
-        """(event pk, item pk, event type) of the user's events, newest first; ``user``
-        is a lookup (``user_id=pk`` or ``user__external_id=id``)."""
-        return list(
-            Interaction.objects.filter(**user)
-            .order_by("-timestamp", "-pk")
-            .values_list("pk", "item_id", "event_type")[:HISTORY_LIMIT]
-        )
-
     def _user_candidates(
         self, state: ServingState, snapshot: CatalogSnapshot, user_id: str, history, weights, stamp
     ) -> dict[str, Any]:
@@ -553,12 +570,12 @@ class ProductsScenario(Scenario):
             entry = serving.load_list(self.slug, state.version_id, user_id)
         if entry is not None and entry.get("stamp") == stamp:
             return entry
-        history = self._history(user__external_id=user_id)
+        history = history_of(user_id)
         if not history:
             return None
         entry = self._user_candidates(state, snapshot, user_id, history, state.event_weights, stamp)
-        serving.store_lists(
-            self.slug, state.version_id, {user_id: entry}, settings["list_ttl_seconds"] or None
+        serving.store_list(
+            self.slug, state.version_id, user_id, entry, settings["list_ttl_seconds"] or None
         )
         return entry
 

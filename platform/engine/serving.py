@@ -336,6 +336,12 @@ def freshness_of(user_ids: list[str]) -> dict[str, str]:
     return {keys[key]: stamp for key, stamp in (found | started).items()}
 
 
+def freshness_stamp(user_id: str) -> str:
+    """The user's current stamp alone (one cache read; see :func:`freshness_of`)."""
+    stamp = cache.get(freshness_key(user_id))
+    return stamp if stamp is not None else freshness_of([user_id])[user_id]
+
+
 def load_list_and_freshness(slug: str, version_id: int, user_id: str) -> tuple[Any, str]:
     """The user's cached list (or None) and current stamp, in one cache round trip when both
     are there."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -193,6 +195,42 @@ class ServingState:
 
 
 _memo = serving.ArtifactMemo()
+
+
+class _AnswerMemo:
+    """Final answers to plain requests in this process, keyed by (version, user, n) and valid
+    for one token (stamp, catalog generation, request-time settings) while every item is
+    still recommendable (an availability window may close without a catalog change)."""
+
+    def __init__(self, capacity: int = 10_000):
+        self.capacity = capacity
+        self._answers: OrderedDict[tuple, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, token: tuple, snapshot: CatalogSnapshot) -> list | None:
+        with self._lock:
+            found = self._answers.get(key)
+            if found is None or found[0] != token:
+                return None
+            self._answers.move_to_end(key)
+        _, rows, answer = found
+        if (rows < 0).any() or not snapshot.recommendable(rows).all():
+            return None
+        return answer
+
+    def put(self, key: tuple, token: tuple, rows: np.ndarray, answer: list) -> None:
+        with self._lock:
+            self._answers[key] = (token, rows, answer)
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.capacity:
+                self._answers.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+_answers = _AnswerMemo()
 
 
 class ProductsScenario(Scenario):
@@ -518,7 +556,25 @@ class ProductsScenario(Scenario):
             allowed = self._allowed(request, snapshot, settings)
             slate = filter_slate(self._popular(snapshot), allowed)
             return Recommendation(self._finish(slate, snapshot, request, settings), fallback=True)
-        entry = self._fresh_candidates(request.user_id, state, snapshot, settings)
+        # A plain request (user and n only, no exploration) has one right answer per user
+        # stamp, catalog generation and settings: this process keeps it, so a repeat costs
+        # the stamp read alone.
+        plain = not (
+            request.exclude or any(request.filters.values()) or settings.get("exploration_rate")
+        )
+        stamp = self._stamp(request.user_id) if plain and request.user_id else None
+        if stamp is not None:
+            memo_key = (state.version_id, request.user_id, request.n)
+            token = (
+                stamp,
+                snapshot.generation,
+                settings.get("diversity"),
+                str(settings["filters"]),
+            )
+            answer = _answers.get(memo_key, token, snapshot)
+            if answer is not None:
+                return Recommendation(answer, model_version=state.version_id)
+        entry = self._fresh_candidates(request.user_id, state, snapshot, settings, stamp)
         if entry is None:
             allowed = self._allowed(request, snapshot, settings)
             return self._cold_start(request, state, snapshot, allowed)
@@ -539,9 +595,17 @@ class ProductsScenario(Scenario):
             if settings.get("exploration_rate", 0) > 0
             else None
         )
-        return Recommendation(
-            self._finish(slate, snapshot, request, settings, pool), model_version=state.version_id
-        )
+        answer = self._finish(slate, snapshot, request, settings, pool)
+        if stamp is not None:
+            _answers.put(memo_key, token, snapshot.rows([item.item_id for item in answer]), answer)
+        return Recommendation(answer, model_version=state.version_id)
+
+    def _stamp(self, user_id: str) -> Any:
+        """The user's freshness stamp: the shared cache's, or the newest event pk where the cache
+        is per process (None: no events yet)."""
+        if serving.freshness_by_signal():
+            return serving.freshness_stamp(user_id)
+        return newest_event_pk(user_id)
 
     def _allowed_candidates(self, request, snapshot, settings, items) -> Slate:
         """Cached ``[item id, score, reason]`` candidates still in the catalog and allowed now."""
@@ -555,13 +619,20 @@ class ProductsScenario(Scenario):
         )
 
     def _fresh_candidates(
-        self, user_id: str | None, state: ServingState, snapshot: CatalogSnapshot, settings
+        self,
+        user_id: str | None,
+        state: ServingState,
+        snapshot: CatalogSnapshot,
+        settings,
+        stamp: Any = None,
     ) -> dict[str, Any] | None:
         """The user's cached candidate list if still fresh, else one computed now and cached;
-        None for a user without events (cold start)."""
+        None for a user without events (cold start). ``stamp``: the user's stamp, if read."""
         if not user_id:
             return None
-        if serving.freshness_by_signal():
+        if stamp is not None:
+            entry = serving.load_list(self.slug, state.version_id, user_id)
+        elif serving.freshness_by_signal():
             entry, stamp = serving.load_list_and_freshness(self.slug, state.version_id, user_id)
         else:
             stamp = newest_event_pk(user_id)

@@ -25,6 +25,7 @@ def reset_engine_state() -> None:
     impressions.forget()
     catalog.forget()
     products._memo.clear()
+    products._answers.clear()
 
 
 def plant_store() -> dict:

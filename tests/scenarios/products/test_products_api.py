@@ -151,8 +151,28 @@ def test_hidden_item_disappears(trained, read_client):
     from catalog.models import Item
     from scenarios.products.catalog_view import catalog
 
+    assert "phone-6" in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
     Item.objects.filter(external_id="phone-6").update(is_hidden=True)
     catalog.forget()  # other processes notice within CHECK_SECONDS
+    assert "phone-6" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
+
+
+def test_an_answer_kept_in_memory_drops_an_item_whose_window_closed(
+    trained, read_client, monkeypatch
+):
+    """Nothing in the catalog changes when an availability window closes: the kept answer of a
+    plain request is checked against the clock too."""
+    import time
+
+    from catalog.models import Item
+    from scenarios.products import catalog_view
+
+    closes = timezone.now() + timedelta(hours=1)
+    Item.objects.filter(external_id="phone-6").update(available_until=closes)
+    catalog_view.catalog.forget()
+    assert "phone-6" in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
+    later = closes.timestamp() + 60
+    monkeypatch.setattr(time, "time", lambda: later)
     assert "phone-6" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
 
 

@@ -207,6 +207,9 @@ class _AnswerMemo:
         self._answers: OrderedDict[tuple, tuple] = OrderedDict()
         self._lock = threading.Lock()
 
+    def holds(self, key: tuple) -> bool:
+        return key in self._answers
+
     def get(self, key: tuple, token: tuple, snapshot: CatalogSnapshot) -> list | None:
         with self._lock:
             found = self._answers.get(key)
@@ -231,6 +234,11 @@ class _AnswerMemo:
 
 
 _answers = _AnswerMemo()
+
+
+def answer_token(stamp: Any, snapshot: CatalogSnapshot, settings: dict[str, Any]) -> tuple:
+    """What a kept answer depends on besides the user: their events, the catalog, re-ranking."""
+    return stamp, snapshot.generation, settings.get("diversity"), str(settings["filters"])
 
 
 class ProductsScenario(Scenario):
@@ -559,22 +567,17 @@ class ProductsScenario(Scenario):
         # A plain request (user and n only, no exploration) has one right answer per user
         # stamp, catalog generation and settings: this process keeps it, so a repeat costs
         # the stamp read alone.
-        plain = not (
+        plain = request.user_id and not (
             request.exclude or any(request.filters.values()) or settings.get("exploration_rate")
         )
-        stamp = self._stamp(request.user_id) if plain and request.user_id else None
-        if stamp is not None:
-            memo_key = (state.version_id, request.user_id, request.n)
-            token = (
-                stamp,
-                snapshot.generation,
-                settings.get("diversity"),
-                str(settings["filters"]),
-            )
-            answer = _answers.get(memo_key, token, snapshot)
+        memo_key = (state.version_id, request.user_id, request.n) if plain else None
+        stamp = None
+        if memo_key is not None and _answers.holds(memo_key):
+            stamp = self._stamp(request.user_id)
+            answer = _answers.get(memo_key, answer_token(stamp, snapshot, settings), snapshot)
             if answer is not None:
                 return Recommendation(answer, model_version=state.version_id)
-        entry = self._fresh_candidates(request.user_id, state, snapshot, settings, stamp)
+        entry, stamp = self._fresh_candidates(request.user_id, state, snapshot, settings, stamp)
         if entry is None:
             allowed = self._allowed(request, snapshot, settings)
             return self._cold_start(request, state, snapshot, allowed)
@@ -596,8 +599,9 @@ class ProductsScenario(Scenario):
             else None
         )
         answer = self._finish(slate, snapshot, request, settings, pool)
-        if stamp is not None:
-            _answers.put(memo_key, token, snapshot.rows([item.item_id for item in answer]), answer)
+        if memo_key is not None:
+            rows = snapshot.rows([item.item_id for item in answer])
+            _answers.put(memo_key, answer_token(stamp, snapshot, settings), rows, answer)
         return Recommendation(answer, model_version=state.version_id)
 
     def _stamp(self, user_id: str) -> Any:
@@ -625,11 +629,12 @@ class ProductsScenario(Scenario):
         snapshot: CatalogSnapshot,
         settings,
         stamp: Any = None,
-    ) -> dict[str, Any] | None:
-        """The user's cached candidate list if still fresh, else one computed now and cached;
-        None for a user without events (cold start). ``stamp``: the user's stamp, if read."""
+    ) -> tuple[dict[str, Any] | None, Any]:
+        """The user's cached candidate list if still fresh, else one computed now and cached, and
+        the user's stamp; no list for a user without events (cold start). ``stamp``: the
+        stamp, when already read."""
         if not user_id:
-            return None
+            return None, None
         if stamp is not None:
             entry = serving.load_list(self.slug, state.version_id, user_id)
         elif serving.freshness_by_signal():
@@ -637,18 +642,18 @@ class ProductsScenario(Scenario):
         else:
             stamp = newest_event_pk(user_id)
             if stamp is None:
-                return None
+                return None, None
             entry = serving.load_list(self.slug, state.version_id, user_id)
         if entry is not None and entry.get("stamp") == stamp:
-            return entry
+            return entry, stamp
         history = history_of(user_id)
         if not history:
-            return None
+            return None, stamp
         entry = self._user_candidates(state, snapshot, user_id, history, state.event_weights, stamp)
         serving.store_list(
             self.slug, state.version_id, user_id, entry, settings["list_ttl_seconds"] or None
         )
-        return entry
+        return entry, stamp
 
     @staticmethod
     def _exploration_pool(state, snapshot, categories, allowed) -> np.ndarray:

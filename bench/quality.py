@@ -283,7 +283,7 @@ def write_results(table: str, notes: list[str], command: str) -> None:
         text = text.rstrip("\n") + "\n\n" + body
     else:
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[end + 1 :] if end != -1 else "")
+        text = text[:start] + body + ("\n" + text[end + 1 :] if end != -1 else "")
     RESULTS_FILE.write_text(text)
 
 

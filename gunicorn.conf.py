@@ -1,10 +1,10 @@
 """gunicorn settings of the API server (docker/, `make serve`, bench/serve.py).
 
 - Sync workers, one request at a time each, as many as cores (``WEB_CONCURRENCY`` overrides).
-  On 2 cores with the load generator beside them they answered 2,600-3,200 trivial requests/s
-  and 1,100-1,700 precomputed recommendations/s; gthread workers with keep-alive answered
-  1,100-1,250 and 600-1,200 (their poller, thread hand-off and GIL cost more than the TCP
-  connection a sync worker opens per request). As gunicorn advises for sync workers, put a
+  On 2 cores with the load generator beside them, 2 sync workers answered 2,630-3,170 trivial
+  requests/s and 1,090-1,710 precomputed recommendations/s; 2 gthread workers x 4 threads with
+  keep-alive answered 1,060-1,240 and 620-1,190 (their poller, thread hand-off and GIL cost more
+  than the TCP connection a sync worker opens per request). As gunicorn advises for sync workers, put a
   buffering proxy (nginx, a cloud load balancer) in front when clients are slow or remote.
 - One BLAS/OpenMP thread per worker: numpy's default thread pool turned a 0.02 ms matrix-vector
   product into tens of milliseconds under load, as the threads of every worker fought for the

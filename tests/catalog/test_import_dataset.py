@@ -70,6 +70,18 @@ def test_movielens_100k_tiny_with_truncated_last_line(movielens_dir):
     assert user.attributes == {"occupation": "other"}
 
 
+def test_import_leaves_planner_statistics_for_the_catalog_tables(movielens_dir):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("reads SQLite's sqlite_stat1; PostgreSQL keeps its statistics in pg_stats")
+    run_import("movielens", movielens_dir)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT tbl FROM sqlite_stat1")
+        analyzed = {row[0] for row in cursor.fetchall()}
+    assert {"catalog_interaction", "catalog_user", "catalog_item"} <= analyzed
+
+
 def test_import_announces_new_events_so_cached_lists_are_refreshed(
     movielens_dir, django_capture_on_commit_callbacks
 ):

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -117,7 +117,22 @@ class Command(BaseCommand):
         summary = write_dataset(
             dataset, source=format, chunk_size=chunk_size, progress=not no_progress
         )
+        if summary.events:
+            refresh_planner_statistics()
         self.stdout.write(summary.line())
+
+
+def refresh_planner_statistics() -> None:
+    """ANALYZE the catalog tables after a bulk import, so the serving queries (a user's newest
+    events) are planned on real row counts: SQLite never gathers statistics on its own, and
+    PostgreSQL's autovacuum may get to them only later."""
+    tables = [model._meta.db_table for model in (User, Item, Interaction)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
+        else:
+            for table in tables:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def write_dataset(

@@ -1,17 +1,9 @@
 """Cached lists and their per-user freshness stamp: no database work on the precomputed path."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 URL = "/api/v1/products/recommendations"
-
-
-@pytest.fixture
-def trained(store, train_products):
-    version = train_products(model="itemknn")
-    assert version.status == "promoted", version.error
-    return version
 
 
 def queries_of(client, user_id: str) -> list[str]:

@@ -10,13 +10,6 @@ from tests.engine.planted import BOOKS, PHONES
 URL = "/api/v1/products/"
 
 
-@pytest.fixture
-def trained(store, train_products):
-    version = train_products(model="itemknn")
-    assert version.status == "promoted", version.error
-    return version
-
-
 def ids(response) -> list[str]:
     return [item["item_id"] for item in response.json()["items"]]
 

@@ -43,10 +43,11 @@ from engine.schema import validate_cron
 from ml.artifacts import load_folder, save_folder
 from ml.base import MODEL_REGISTRY, Recommender
 from ml.data import IdMap
+from ml.index import DEFAULT_EXACT_THRESHOLD, ExactIndex, FaissIndex, load_index
 from scenarios.products.catalog_view import ALL_ROWS, CatalogSnapshot, catalog
 from scenarios.products.dataset import build_dataset, event_weights, user_segments
 
-MODEL_FAMILIES = ["popularity", "itemknn", "ease", "rp3beta", "bpr", "two_tower", "neumf"]
+MODEL_FAMILIES = ["popularity", "itemknn", "ease", "als", "rp3beta", "bpr", "two_tower", "neumf"]
 SEEN_RULES = {
     "any": None,  # every positive event type
     "purchased": ("purchase",),
@@ -65,6 +66,7 @@ VERBS = {
 POPULAR_TTL_SECONDS = 60
 SEGMENT_TOP = 500
 HISTORY_LIMIT = 500  # newest events of a user that shape the answer
+SIMILAR_INDEX = "similar_index"  # artifact folder of the item-vector index
 
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -91,6 +93,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "test_ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
         "active_user_days": {"type": "integer", "minimum": 1, "maximum": 3650},
         "list_ttl_seconds": {"type": "integer", "minimum": 0},
+        "exact_search_max_items": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "similar items: exact search up to this many items, faiss above",
+        },
     },
 }
 
@@ -109,6 +116,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "test_ratio": 0.25,
     "active_user_days": 90,
     "list_ttl_seconds": 86400,
+    "exact_search_max_items": DEFAULT_EXACT_THRESHOLD,
 }
 
 
@@ -179,6 +187,7 @@ class ServingState:
     segment_scores: np.ndarray  # segments x items
     global_scores: np.ndarray
     event_weights: dict[str, float]  # read once per load: real-time fold-in needs them per request
+    similar_index: ExactIndex | FaissIndex | None = None  # item vectors, for similar items
     snapshot_generation: tuple | None = None
     catalog_rows: np.ndarray | None = None  # model item index -> catalog row (-1 if gone)
     model_index: np.ndarray | None = None  # catalog row -> model item index (-1 if new)
@@ -294,6 +303,9 @@ class ProductsScenario(Scenario):
         model.history = evaluated.history
         progress(0.85, "saving artifacts")
         model.save(artifact_dir / "model")
+        recall = self._save_similar_index(model, artifact_dir / SIMILAR_INDEX, settings)
+        if recall is not None:
+            metrics["similar_items_recall@10"] = recall
         positive = data.matrix.copy()
         positive.data[:] = 1.0
         counts = np.asarray(positive.sum(axis=0), dtype=np.float32).ravel()
@@ -317,6 +329,24 @@ class ProductsScenario(Scenario):
             train_seconds=time.monotonic() - started,
         )
 
+    @staticmethod
+    def _save_similar_index(model: Recommender, folder: Path, settings) -> float | None:
+        """Index the model's item vectors (if it has them) for similar items: exact up to
+        ``exact_search_max_items``, else faiss, tuned to 95% recall@10 of exact search on a
+        sample of items. Returns that recall (None: exact, or no vectors)."""
+        from ml.index import build_index, calibrate_recall
+
+        vectors = model.item_embeddings()
+        if vectors is None:
+            return None
+        index = build_index(vectors, "cosine", exact_threshold=settings["exact_search_max_items"])
+        recall = None
+        if isinstance(index, FaissIndex):
+            sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 500), False)
+            recall = float(calibrate_recall(index, vectors, vectors[sample], k=10))
+        index.save(folder)
+        return recall
+
     # ---- loading ----------------------------------------------------------------------------
     def _load(self, version_id: int) -> ServingState:
         version = ModelVersion.objects.get(pk=version_id)
@@ -324,6 +354,7 @@ class ProductsScenario(Scenario):
         config, arrays = load_folder(folder / "serving")
         model = model_class(version.algorithm).load(folder / "model")
         names = arrays["segment_names"].tolist()
+        indexed = (folder / SIMILAR_INDEX).is_dir()
         return ServingState(
             version_id=version_id,
             settings=self.effective_settings(config["settings"]),
@@ -334,6 +365,7 @@ class ProductsScenario(Scenario):
             segment_scores=arrays["segment_scores"],
             global_scores=arrays["global_scores"],
             event_weights=event_weights(self.effective_settings(config["settings"])),
+            similar_index=load_index(folder / SIMILAR_INDEX) if indexed else None,
         )
 
     def state(self, version_id: int | None) -> ServingState | None:
@@ -709,7 +741,7 @@ class ProductsScenario(Scenario):
             state.align(snapshot)
             index = int(state.model_index[row])
             if index >= 0:
-                ids, scores = state.model.similar_items([index], n=settings["candidate_count"])
+                ids, scores = self._similar_to(state, index, settings["candidate_count"])
                 found = (ids[0] >= 0) & (scores[0] > 0)
                 rows, scores = state.catalog_rows[ids[0][found]], scores[0][found]
                 keep = rows >= 0
@@ -742,6 +774,15 @@ class ProductsScenario(Scenario):
             model_version=state.version_id if state else None,
             fallback=state is None,
         )
+
+    @staticmethod
+    def _similar_to(state: ServingState, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The model's nearest items to item ``index``: through the saved vector index when the
+        model has item vectors, else the model's own similarity (item-kNN, EASE rows)."""
+        if state.similar_index is None:
+            return state.model.similar_items([index], n=n)
+        query = state.model.item_embeddings()[[index]]
+        return state.similar_index.search(query, min(n, state.similar_index.n_items), [[index]])
 
     def _basket(self, request, state, snapshot) -> Recommendation:
         rows = snapshot.rows(request.item_ids)

@@ -192,6 +192,31 @@ def test_similar_items_and_errors(trained, read_client):
     assert read_client.get(URL + "similar", {"item_id": "book-1", "n": 0}).status_code == 400
 
 
+@pytest.mark.parametrize("exact_search_max_items", [50_000, 1], ids=["exact", "faiss"])
+def test_similar_items_of_a_vector_model_come_from_its_saved_index(
+    store, train_products, read_client, exact_search_max_items
+):
+    """Models with item vectors answer similar items from an index saved with the version:
+    exact search for small catalogs, faiss (recall measured at training) above the limit."""
+    from ml.index import ExactIndex, load_index
+    from scenarios.products.scenario import SIMILAR_INDEX
+
+    version = train_products(
+        model="als",
+        hyperparameters={"factors": 8, "iterations": 10},
+        exact_search_max_items=exact_search_max_items,
+    )
+    assert version.status == "promoted", version.error
+    index = load_index(f"{version.artifact_path}/{SIMILAR_INDEX}")
+    assert isinstance(index, ExactIndex) == (exact_search_max_items > 1)
+    if exact_search_max_items == 1:
+        assert version.metrics["similar_items_recall@10"] >= 0.95
+    response = read_client.get(URL + "similar", {"item_id": "book-1", "n": 3})
+    assert response.status_code == 200
+    assert set(ids(response)) <= set(BOOKS) - {"book-1"}
+    assert response.json()["items"][0]["reason"].startswith("shoppers who liked")
+
+
 def test_new_item_appears_in_similar_lists_before_any_interaction(trained, read_client):
     from catalog.models import Item
     from scenarios.products.catalog_view import catalog

@@ -507,7 +507,7 @@ def main() -> None:
     parser.add_argument("--hot-users", type=int, default=1_000, help="users in the precomputed row")
     parser.add_argument("--backends", default="embedded,postgresql+redis")
     parser.add_argument("--movielens", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--movielens-model", default="ease")
+    parser.add_argument("--movielens-model", default="als")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     if shutil.which("wrk") is None:

@@ -102,7 +102,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 }
 
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "model": "ease",
+    "model": "als",
     "hyperparameters": {},
     "candidate_count": 100,
     "diversity": 0.0,

@@ -13,7 +13,7 @@ from engine.models import ScenarioConfig
         ({"model": "magic"}, "model: 'magic' is not one of"),
         ({"candidate_count": "many"}, "candidate_count: 'many' is not of type 'integer'"),
         ({"colour": "blue"}, "Additional properties are not allowed ('colour' was unexpected)"),
-        ({"hyperparameters": {"l3": 1}}, "hyperparameters: ease: unknown hyperparameters ['l3']"),
+        ({"hyperparameters": {"l3": 1}}, "hyperparameters: als: unknown hyperparameters ['l3']"),
         ({"retrain_schedule": "every day"}, "retrain_schedule: 'every day' needs 5 fields"),
         ({"retrain_schedule": "99 * * * *"}, "retrain_schedule: '99 * * * *' is not a valid"),
     ],

@@ -192,6 +192,11 @@ class ServingState:
     catalog_rows: np.ndarray | None = None  # model item index -> catalog row (-1 if gone)
     model_index: np.ndarray | None = None  # catalog row -> model item index (-1 if new)
 
+    @functools.cached_property
+    def popular_order(self) -> np.ndarray:
+        """Model item indices, most interacted first (ties by index): fills short lists."""
+        return np.argsort(-self.global_scores, kind="stable")
+
     def align(self, snapshot: CatalogSnapshot) -> None:
         if self.snapshot_generation == snapshot.generation:
             return
@@ -422,9 +427,10 @@ class ProductsScenario(Scenario):
         # No evidence for the rest: fill with popular items rather than arbitrary zero scores.
         room = state.settings["candidate_count"] - len(ids)
         if room > 0:
-            taken = seen | set(ids.tolist())
-            order = np.argsort(-state.global_scores, kind="stable")
-            tail = np.array([i for i in order.tolist() if i not in taken][:room], dtype=np.int64)
+            taken = np.fromiter(seen | set(ids.tolist()), np.int64)
+            # Enough of the popular order to fill the room whatever ``taken`` removes from it.
+            head = state.popular_order[: room + len(taken)]
+            tail = head[~np.isin(head, taken)][:room]
             ids = np.r_[ids, tail].astype(np.int64)
             scores = np.r_[scores, np.zeros(len(tail), np.float32)]
             reasons += ["popular right now"] * len(tail)

@@ -11,7 +11,8 @@ from django.http import FileResponse, Http404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from engine import versions
+from engine import registry, versions
+from engine.forms import PREFIX, has_setting_fields, settings_form_for
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
 from engine.serving import arm_stats
 
@@ -35,17 +36,44 @@ def train_now(modeladmin, request, queryset):
 
 @admin.register(ScenarioConfig)
 class ScenarioConfigAdmin(admin.ModelAdmin):
+    """One field per setting of the scenario's schema (raw JSON for a scenario whose schema
+    names no properties); an empty field keeps the default."""
+
     list_display = ["slug", "title", "served_version", "last_version", "updated_at"]
     readonly_fields = ["effective_settings", "settings_schema", "served_version", "last_version"]
-    fields = [
-        "slug",
-        "settings",
-        "effective_settings",
-        "settings_schema",
-        "served_version",
-        "last_version",
-    ]
+    state_fields = ["effective_settings", "served_version", "last_version", "settings_schema"]
     actions = [train_now]
+
+    @staticmethod
+    def _per_setting_form(obj) -> bool:
+        """Whether ``obj`` gets a field per setting: its scenario is installed and its schema
+        names properties (else the raw JSON field)."""
+        installed = {scenario.slug for scenario in registry.all_scenarios()}
+        return obj is not None and obj.slug in installed and has_setting_fields(obj.scenario)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if self._per_setting_form(obj):
+            kwargs["form"] = settings_form_for(obj.scenario)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["slug", "settings"]})]
+        if not self._per_setting_form(obj):
+            return [
+                (None, {"fields": ["slug", "settings"]}),
+                ("State", {"fields": self.state_fields}),
+            ]
+        names = [PREFIX + name for name in obj.scenario.settings_schema["properties"]]
+        return [
+            (None, {"fields": ["slug"]}),
+            ("Settings", {"fields": names, "description": "Leave a field empty for its default."}),
+            ("State", {"fields": self.state_fields}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A row's slug names its scenario; renaming it would orphan its versions.
+        return [*self.readonly_fields, "slug"] if obj is not None else self.readonly_fields
 
     @admin.display(description="title")
     def title(self, obj):

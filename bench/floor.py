@@ -133,8 +133,8 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         endpoints = [
-            ("bare DRF (no auth)", "/bench/bare", None),
-            ("authed DRF (API key, scope, throttle)", "/bench/authed", key),
+            ("bare DRF (no auth)", "/api/v1/bench/bare", None),
+            ("authed DRF (API key, scope, throttle)", "/api/v1/bench/authed", key),
             ("GET /api/v1/items/{id}", f"/api/v1/items/{ITEM_ID}", key),
         ]
         server = start_gunicorn(env, port, args.workers)

@@ -1,5 +1,5 @@
-"""URLs for ``bench/floor.py``: the project's, plus ``/bench/bare`` (DRF with no auth, no
-permission, no throttle: the framework's floor) and ``/bench/authed`` (the same view behind the
+"""URLs for ``bench/floor.py``: the project's, plus ``/api/v1/bench/bare`` (DRF with no auth, no
+permission, no throttle: the framework's floor) and ``/api/v1/bench/authed`` (the same view behind the
 API's default API-key authentication, scope check and per-key throttle, and no other work)."""
 
 from django.urls import path
@@ -22,7 +22,7 @@ class Bare(Authed):
 
 
 urlpatterns = [
-    path("bench/bare", Bare.as_view()),
-    path("bench/authed", Authed.as_view()),
+    path("api/v1/bench/bare", Bare.as_view()),
+    path("api/v1/bench/authed", Authed.as_view()),
     *project_urlpatterns,
 ]

@@ -359,7 +359,7 @@ def bench_backend(backend: str, args) -> list[dict]:
     server = Gunicorn(env, extra=tuple(shlex.split(args.gunicorn_args)))
     run = functools.partial(server.measure, key=key, connections=args.connections)
     try:
-        run(["/bench/floor"], seconds=args.warmup)  # imports, connections
+        run(["/api/v1/bench/floor"], seconds=args.warmup)  # imports, connections
         if backend == "postgresql+redis":
             import redis
 
@@ -378,7 +378,7 @@ def bench_backend(backend: str, args) -> list[dict]:
         # median, since one run on a shared machine jumps around.
         rounds: dict[str, list[dict]] = {"floor": [], "precomputed": []}
         for _ in range(args.rounds):
-            rounds["floor"].append(run(["/bench/floor"], seconds=args.seconds))
+            rounds["floor"].append(run(["/api/v1/bench/floor"], seconds=args.seconds))
             rounds["precomputed"].append(run(hot, seconds=args.seconds))
     finally:
         server.stop()

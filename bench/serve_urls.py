@@ -1,4 +1,4 @@
-"""The project's URLs plus ``/bench/floor``: a DRF view with the same API-key auth, scope check
+"""The project's URLs plus ``/api/v1/bench/floor``: a DRF view with the same API-key auth, scope check
 and throttle as every endpoint, and no work, so its cost is the framework's floor."""
 
 from django.urls import path
@@ -13,4 +13,4 @@ class Floor(APIView):
         return Response({"ok": True})
 
 
-urlpatterns = [path("bench/floor", Floor.as_view()), *project_urlpatterns]
+urlpatterns = [path("api/v1/bench/floor", Floor.as_view()), *project_urlpatterns]

@@ -64,12 +64,14 @@ INSTALLED_APPS += scenario_apps(RECO_SCENARIOS)
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, CSRF, login, messages and frame-options middleware, skipped under
+    # /api/v1/ (API-key clients keep no session): config/middleware.py.
+    "config.middleware.SiteSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.SiteCsrfViewMiddleware",
+    "config.middleware.SiteAuthenticationMiddleware",
+    "config.middleware.SiteMessageMiddleware",
+    "config.middleware.SiteXFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

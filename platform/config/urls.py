@@ -6,13 +6,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from engine.urls import scenario_urlpatterns
 
+# The hottest paths first: Django tries the patterns in order on every request.
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    *scenario_urlpatterns(),
+    path("api/v1/scenarios/", include("engine.urls")),
+    path("api/v1/", include("catalog.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("api/v1/", include("catalog.urls")),
-    path("api/v1/scenarios/", include("engine.urls")),
-    *scenario_urlpatterns(),
+    path("admin/", admin.site.urls),
 ]
 
 # Unknown URLs and crashes under /api/ answer JSON, never an HTML page.

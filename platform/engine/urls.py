@@ -3,6 +3,7 @@
 from importlib import import_module
 
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import include, path
 
 from engine import api, registry
@@ -18,6 +19,11 @@ urlpatterns = [
 ]
 
 
+# First segments of the catalog's and the engine's own routes under api/v1/. Scenario routes
+# are tried first (they are the hottest), so a scenario may not take one of these names.
+RESERVED_SLUGS = frozenset({"health", "events", "items", "users", "scenarios"})
+
+
 def scenario_urlpatterns() -> list:
     """``api/v1/<slug>/`` for every installed scenario app that has an ``api`` module."""
     patterns = []
@@ -31,5 +37,9 @@ def scenario_urlpatterns() -> list:
                 raise
             continue
         slug = registry.get(config.scenario.slug).slug
+        if slug in RESERVED_SLUGS:
+            raise ImproperlyConfigured(
+                f"scenario slug {slug!r} would hide the API's /{slug} routes"
+            )
         patterns.append(path(f"api/v1/{slug}/", include((module.urlpatterns, slug))))
     return patterns

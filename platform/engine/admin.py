@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from engine import registry, versions
+from engine.experiments import compare_arms
 from engine.forms import PREFIX, has_setting_fields, settings_form_for
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
 from engine.serving import arm_stats
@@ -227,19 +228,12 @@ class ExperimentAdmin(admin.ModelAdmin):
     def results(self, obj):
         if not obj.pk:
             return "-"
-        rows = []
-        for arm, version_id in (("control", obj.control_id), ("treatment", obj.treatment_id)):
-            stats = arm_stats(obj.scenario, version_id, arm)
-            rows.append(
-                (
-                    arm,
-                    version_id,
-                    stats["impressions"],
-                    stats["clicks"],
-                    stats["conversions"],
-                    f"{stats['ctr']:.2%}",
-                )
-            )
+        arms = (("control", obj.control_id), ("treatment", obj.treatment_id))
+        stats = [arm_stats(obj.scenario, version_id, arm) for arm, version_id in arms]
+        rows = [
+            (arm, version_id, s["impressions"], s["clicks"], s["conversions"], f"{s['ctr']:.2%}")
+            for (arm, version_id), s in zip(arms, stats, strict=True)
+        ]
         body = format_html_join(
             "", "<tr><td>{}</td><td>v{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows
         )
@@ -248,7 +242,24 @@ class ExperimentAdmin(admin.ModelAdmin):
             "<th>{}</th>",
             ((name,) for name in ("arm", "version", "impressions", "clicks", "conversions", "CTR")),
         )
-        return format_html("<table><tr>{}</tr>{}</table>", head, body)
+        table = format_html("<table><tr>{}</tr>{}</table>", head, body)
+        control, treatment = stats
+        lines = [
+            compare_arms(
+                label,
+                control[key],
+                control["impressions"],
+                treatment[key],
+                treatment["impressions"],
+            ).summary()
+            for label, key in (
+                ("responses clicked", "clicked_responses"),
+                ("responses converted", "converted_responses"),
+            )
+        ]
+        return format_html(
+            "{}<ul>{}</ul>", table, format_html_join("", "<li>{}</li>", ((line,) for line in lines))
+        )
 
 
 @admin.register(ImpressionCount)

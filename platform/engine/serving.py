@@ -232,12 +232,25 @@ def arm_stats(slug: str, version_id: int | None, arm: str) -> dict[str, Any]:
     quoted = Interaction.objects.filter(
         recommendation_id__startswith=attribution_prefix(slug, version_id, arm)
     )
-    clicks = quoted.filter(event_type__in=CLICK_EVENTS).count()
-    conversions = quoted.filter(event_type__in=CONVERSION_EVENTS).count()
+    clicks = quoted.filter(event_type__in=CLICK_EVENTS)
+    conversions = quoted.filter(event_type__in=CONVERSION_EVENTS)
+
+    def responses(events) -> int:
+        return events.values("recommendation_id").distinct().count()
+
+    clicks, conversions, clicked, converted = (
+        clicks.count(),
+        conversions.count(),
+        responses(clicks),
+        responses(conversions),
+    )
     return {
         "impressions": impressions,
         "clicks": clicks,
         "conversions": conversions,
+        # Responses with at least one such event: the yes/no outcome experiments compare.
+        "clicked_responses": min(clicked, impressions),
+        "converted_responses": min(converted, impressions),
         "ctr": clicks / impressions if impressions else 0.0,
         "conversion_rate": conversions / impressions if impressions else 0.0,
     }

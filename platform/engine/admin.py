@@ -7,15 +7,15 @@ import json
 from pathlib import Path
 
 from django.contrib import admin, messages
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from engine import registry, versions
-from engine.experiments import compare_arms
+from engine.experiments import compare_arms, plot_daily_rates
 from engine.forms import PREFIX, has_setting_fields, settings_form_for
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
-from engine.serving import arm_stats
+from engine.serving import arm_daily, arm_stats
 
 
 def _pretty(value) -> str:
@@ -222,13 +222,43 @@ class ModelVersionAdmin(admin.ModelAdmin):
 class ExperimentAdmin(admin.ModelAdmin):
     list_display = ["name", "scenario", "control", "treatment", "treatment_share", "is_active"]
     list_filter = ["scenario", "is_active"]
-    readonly_fields = ["results", "created_at", "ended_at"]
+    readonly_fields = ["results", "daily_plot", "created_at", "ended_at"]
+
+    def get_urls(self):
+        plot = path(
+            "<int:pk>/daily.png",
+            self.admin_site.admin_view(self.plot_view),
+            name="engine_experiment_plot",
+        )
+        return [plot, *super().get_urls()]
+
+    def plot_view(self, request, pk: int):
+        experiment = Experiment.objects.filter(pk=pk).first()
+        if experiment is None:
+            raise Http404("no such experiment")
+        series = {
+            arm: arm_daily(experiment.scenario, version_id, arm)
+            for arm, version_id in self._arms(experiment)
+        }
+        png = plot_daily_rates(series, f"{experiment}: responses clicked per day")
+        return HttpResponse(png, content_type="image/png")
+
+    @staticmethod
+    def _arms(obj) -> tuple[tuple[str, int], ...]:
+        return (("control", obj.control_id), ("treatment", obj.treatment_id))
+
+    @admin.display(description="per day")
+    def daily_plot(self, obj):
+        if not obj.pk:
+            return "-"
+        url = reverse("admin:engine_experiment_plot", args=[obj.pk])
+        return format_html('<img src="{}" alt="responses clicked per day, per arm">', url)
 
     @admin.display(description="results per arm")
     def results(self, obj):
         if not obj.pk:
             return "-"
-        arms = (("control", obj.control_id), ("treatment", obj.treatment_id))
+        arms = self._arms(obj)
         stats = [arm_stats(obj.scenario, version_id, arm) for arm, version_id in arms]
         rows = [
             (arm, version_id, s["impressions"], s["clicks"], s["conversions"], f"{s['ctr']:.2%}")

@@ -21,6 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from engine import registry
@@ -221,8 +223,6 @@ def flush_impressions() -> int:
 
 def arm_stats(slug: str, version_id: int | None, arm: str) -> dict[str, Any]:
     """Impressions, clicks, conversions and CTR of responses from one version and arm."""
-    from django.db.models import Sum
-
     from catalog.models import Interaction
 
     stored = ImpressionCount.objects.filter(
@@ -253,6 +253,31 @@ def arm_stats(slug: str, version_id: int | None, arm: str) -> dict[str, Any]:
         "converted_responses": min(converted, impressions),
         "ctr": clicks / impressions if impressions else 0.0,
         "conversion_rate": conversions / impressions if impressions else 0.0,
+    }
+
+
+def arm_daily(slug: str, version_id: int | None, arm: str) -> dict[Any, tuple[int, int]]:
+    """Per day (UTC): impressions stored for one version and arm, and responses clicked that
+    day (by the click's time). Unpushed impressions of the last second are left out."""
+    from catalog.models import Interaction
+
+    impressions = dict(
+        ImpressionCount.objects.filter(scenario=slug, model_version_id=version_id, arm=arm)
+        .values_list("day")
+        .annotate(total=Sum("count"))
+    )
+    clicked = dict(
+        Interaction.objects.filter(
+            recommendation_id__startswith=attribution_prefix(slug, version_id, arm),
+            event_type__in=CLICK_EVENTS,
+        )
+        .annotate(day=TruncDate("timestamp"))
+        .values_list("day")
+        .annotate(responses=Count("recommendation_id", distinct=True))
+    )
+    return {
+        day: (int(impressions.get(day, 0)), int(clicked.get(day, 0)))
+        for day in sorted(set(impressions) | set(clicked))
     }
 
 

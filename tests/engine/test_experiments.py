@@ -77,3 +77,46 @@ def test_experiment_page_calls_the_winner_from_attributed_responses(
     assert "responses clicked: control 5.00%, treatment 15.00%" in page
     assert "treatment better" in page
     assert "responses converted: control 0.00%, treatment 0.00%" in page
+
+
+def test_daily_series_and_plot_of_an_experiment(store, train_products, admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from catalog.models import Interaction, Item, User
+    from engine.models import Experiment, ImpressionCount
+    from engine.serving import arm_daily, attribution_prefix
+
+    first = train_products(model="itemknn")
+    second = train_products(model="ease", promotion_tolerance=1.0)
+    experiment = Experiment.objects.create(
+        scenario="products", name="ab", control=first, treatment=second
+    )
+    now = timezone.now()
+    yesterday, today = (now - timedelta(days=1)).date(), now.date()
+    for day, count in ((yesterday, 200), (today, 300)):
+        ImpressionCount.objects.create(
+            scenario="products", model_version=second, arm="treatment", day=day, count=count
+        )
+    prefix = attribution_prefix("products", second.pk, "treatment")
+    user, item = User.objects.first(), Item.objects.first()
+    Interaction.objects.bulk_create(
+        Interaction(
+            user=user, item=item, event_type="click", timestamp=when, recommendation_id=rid
+        )
+        for when, rid in (
+            (now - timedelta(days=1), f"{prefix}a"),
+            (now, f"{prefix}b"),
+            (now, f"{prefix}b"),  # the same response twice: one clicked response
+            (now, f"{prefix}c"),
+        )
+    )
+    assert arm_daily("products", second.pk, "treatment") == {yesterday: (200, 1), today: (300, 2)}
+    assert arm_daily("products", first.pk, "control") == {}
+    url = f"/admin/engine/experiment/{experiment.pk}/"
+    assert f'src="{url}daily.png"' in admin_client.get(url + "change/").content.decode()
+    png = admin_client.get(url + "daily.png")
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG")
+    assert admin_client.get("/admin/engine/experiment/999999/daily.png").status_code == 404

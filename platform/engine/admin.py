@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from engine import registry, versions
-from engine.experiments import compare_arms, plot_daily_rates
+from engine.experiments import compare_outcomes, plot_daily_rates
 from engine.forms import PREFIX, has_setting_fields, settings_form_for
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
 from engine.serving import arm_daily, arm_stats
@@ -273,20 +273,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             ((name,) for name in ("arm", "version", "impressions", "clicks", "conversions", "CTR")),
         )
         table = format_html("<table><tr>{}</tr>{}</table>", head, body)
-        control, treatment = stats
-        lines = [
-            compare_arms(
-                label,
-                control[key],
-                control["impressions"],
-                treatment[key],
-                treatment["impressions"],
-            ).summary()
-            for label, key in (
-                ("responses clicked", "clicked_responses"),
-                ("responses converted", "converted_responses"),
-            )
-        ]
+        lines = [comparison.summary() for comparison in compare_outcomes(*stats)]
         return format_html(
             "{}<ul>{}</ul>", table, format_html_join("", "<li>{}</li>", ((line,) for line in lines))
         )

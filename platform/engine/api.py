@@ -8,7 +8,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine import registry, serving
-from engine.models import ModelVersion
+from engine.experiments import compare_outcomes
+from engine.models import Experiment, ModelVersion
 from engine.scenario import InvalidRequest, ItemNotFound, RecommendationRequest
 
 MAX_N = 100
@@ -179,3 +180,110 @@ class GenericRecommendationsView(ScenarioView):
         except registry.UnknownScenario as error:
             raise exceptions.NotFound(str(error)) from None
         return self.answer(RecommendationQuery.request_from(request.query_params), slug)
+
+
+ARM_RESULT = inline_serializer(
+    "ArmResult",
+    {
+        "arm": serializers.CharField(),
+        "model_version": serializers.IntegerField(),
+        "impressions": serializers.IntegerField(),
+        "clicks": serializers.IntegerField(),
+        "conversions": serializers.IntegerField(),
+        "clicked_responses": serializers.IntegerField(),
+        "converted_responses": serializers.IntegerField(),
+        "ctr": serializers.FloatField(),
+    },
+    many=True,
+)
+COMPARISON = inline_serializer(
+    "ArmComparison",
+    {
+        "outcome": serializers.CharField(),
+        "control_rate": serializers.FloatField(),
+        "treatment_rate": serializers.FloatField(),
+        "difference": serializers.FloatField(),
+        "interval": serializers.ListField(
+            child=serializers.FloatField(), allow_null=True, help_text="95% interval"
+        ),
+        "p_value": serializers.FloatField(allow_null=True),
+        "verdict": serializers.CharField(),
+    },
+    many=True,
+)
+ARM_FIELDS = (
+    "impressions",
+    "clicks",
+    "conversions",
+    "clicked_responses",
+    "converted_responses",
+    "ctr",
+)
+
+
+class ExperimentResultsView(APIView):
+    """``GET /api/v1/scenarios/<slug>/experiments``: what the admin shows, for dashboards."""
+
+    required_scope = "read"
+
+    @extend_schema(
+        summary="Experiments of a scenario with per-arm results and the A/B test",
+        parameters=[OpenApiParameter("slug", str, "path")],
+        responses=inline_serializer(
+            "ExperimentList",
+            {
+                "results": inline_serializer(
+                    "ExperimentResult",
+                    {
+                        "id": serializers.IntegerField(),
+                        "name": serializers.CharField(),
+                        "is_active": serializers.BooleanField(),
+                        "treatment_share": serializers.FloatField(),
+                        "created_at": serializers.DateTimeField(),
+                        "ended_at": serializers.DateTimeField(allow_null=True),
+                        "arms": ARM_RESULT,
+                        "comparisons": COMPARISON,
+                    },
+                    many=True,
+                )
+            },
+        ),
+    )
+    def get(self, request, slug: str):
+        try:
+            registry.get(slug)
+        except registry.UnknownScenario as error:
+            raise exceptions.NotFound(str(error)) from None
+        return Response(
+            {"results": [experiment_result(e) for e in Experiment.objects.filter(scenario=slug)]}
+        )
+
+
+def experiment_result(experiment: Experiment) -> dict:
+    """One experiment's arms and comparisons (as in the admin); NaN-free for JSON."""
+    arms = (("control", experiment.control_id), ("treatment", experiment.treatment_id))
+    stats = [serving.arm_stats(experiment.scenario, version_id, arm) for arm, version_id in arms]
+    return {
+        "id": experiment.pk,
+        "name": experiment.name,
+        "is_active": experiment.is_active,
+        "treatment_share": experiment.treatment_share,
+        "created_at": experiment.created_at,
+        "ended_at": experiment.ended_at,
+        "arms": [
+            {"arm": arm, "model_version": version_id, **{k: s[k] for k in ARM_FIELDS}}
+            for (arm, version_id), s in zip(arms, stats, strict=True)
+        ],
+        "comparisons": [
+            {
+                "outcome": c.outcome,
+                "control_rate": c.control_rate,
+                "treatment_rate": c.treatment_rate,
+                "difference": c.difference,
+                "interval": list(c.interval) if c.p_value is not None else None,
+                "p_value": c.p_value,
+                "verdict": c.verdict,
+            }
+            for c in compare_outcomes(*stats)
+        ],
+    }

@@ -77,6 +77,23 @@ def compare_arms(
     )
 
 
+# Outcomes compared between arms: (label, key of engine.serving.arm_stats counting responses).
+OUTCOMES = (
+    ("responses clicked", "clicked_responses"),
+    ("responses converted", "converted_responses"),
+)
+
+
+def compare_outcomes(control: dict, treatment: dict) -> list[Comparison]:
+    """Every outcome of two arms' ``arm_stats``, treatment against control."""
+    return [
+        compare_arms(
+            label, control[key], control["impressions"], treatment[key], treatment["impressions"]
+        )
+        for label, key in OUTCOMES
+    ]
+
+
 def plot_daily_rates(series: dict[str, dict], title: str) -> bytes:
     """PNG of the share of responses clicked per day, one line per arm, and the responses
     served per day beneath it. ``series``: arm -> {day: (responses, clicked responses)}."""

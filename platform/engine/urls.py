@@ -16,6 +16,11 @@ urlpatterns = [
         api.GenericRecommendationsView.as_view(),
         name="scenario-recommendations",
     ),
+    path(
+        "<slug:slug>/experiments",
+        api.ExperimentResultsView.as_view(),
+        name="scenario-experiments",
+    ),
 ]
 
 

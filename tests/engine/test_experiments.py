@@ -38,16 +38,15 @@ def test_impossible_counts_are_refused():
         compare_arms("clicked", 11, 10, 0, 10)
 
 
-def test_experiment_page_calls_the_winner_from_attributed_responses(
-    store, train_products, admin_client
-):
-    """Responses clicked per arm come from events quoting the recommendation ids; two clicks on
-    one response count once."""
+@pytest.fixture
+def experiment_with_traffic(store, train_products):
+    """An experiment whose arms served 400 responses each; 20 (control) and 60 (treatment)
+    were clicked, one of the treatment's twice."""
     from django.utils import timezone
 
     from catalog.models import Interaction, Item, User
     from engine.models import Experiment, ImpressionCount
-    from engine.serving import arm_stats, attribution_prefix
+    from engine.serving import attribution_prefix
 
     first = train_products(model="itemknn")
     second = train_products(model="ease", promotion_tolerance=1.0)
@@ -71,12 +70,43 @@ def test_experiment_page_calls_the_winner_from_attributed_responses(
             )
             for n in [*range(clicked), 0]  # response 0 is clicked twice
         )
-    stats = arm_stats("products", second.pk, "treatment")
+    return experiment
+
+
+def test_experiment_page_calls_the_winner_from_attributed_responses(
+    experiment_with_traffic, admin_client
+):
+    """Responses clicked per arm come from events quoting the recommendation ids; two clicks on
+    one response count once."""
+    from engine.serving import arm_stats
+
+    experiment = experiment_with_traffic
+    stats = arm_stats("products", experiment.treatment_id, "treatment")
     assert (stats["clicks"], stats["clicked_responses"]) == (61, 60)
     page = admin_client.get(f"/admin/engine/experiment/{experiment.pk}/change/").content.decode()
     assert "responses clicked: control 5.00%, treatment 15.00%" in page
     assert "treatment better" in page
     assert "responses converted: control 0.00%, treatment 0.00%" in page
+
+
+def test_experiment_results_api(experiment_with_traffic, read_client):
+    body = read_client.get("/api/v1/scenarios/products/experiments").json()
+    (result,) = body["results"]
+    assert result["name"] == "ab" and result["is_active"] is True
+    control, treatment = result["arms"]
+    assert (control["arm"], control["impressions"], control["clicked_responses"]) == (
+        "control",
+        400,
+        20,
+    )
+    assert (treatment["clicks"], treatment["clicked_responses"]) == (61, 60)
+    clicked, converted = result["comparisons"]
+    assert clicked["verdict"] == "treatment better" and clicked["p_value"] < 0.001
+    assert clicked["difference"] == pytest.approx(0.10)
+    assert clicked["interval"][0] < 0.10 < clicked["interval"][1]
+    assert converted["verdict"] == "no significant difference"
+    missing = read_client.get("/api/v1/scenarios/nope/experiments")
+    assert missing.status_code == 404 and "unknown scenario 'nope'" in missing.json()["detail"]
 
 
 def test_daily_series_and_plot_of_an_experiment(store, train_products, admin_client):

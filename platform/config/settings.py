@@ -147,6 +147,10 @@ ARTIFACTS_DIR = Path(os.environ.get("RECO_ARTIFACTS_DIR", VAR_DIR / "artifacts")
 # A training run gets this long: past it the task is stopped (Celery soft time limit) and a
 # version still "running" (its worker died) is marked failed by the periodic reaper.
 ENGINE_TRAINING_TIMEOUT_SECONDS = int(os.environ.get("ENGINE_TRAINING_TIMEOUT_SECONDS", 3 * 3600))
+# After POST /events, the scoring queue recomputes those users' precomputed lists, so their next
+# request reads one instead of computing it (about one fold-in per user per event batch). Off:
+# each such user's next request computes its list, as on the embedded default.
+ENGINE_REFRESH_LISTS_ON_EVENTS = env_bool("ENGINE_REFRESH_LISTS_ON_EVENTS", True)
 
 # Celery: without a broker, tasks run in-process (eager) so the embedded default needs nothing.
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"

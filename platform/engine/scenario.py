@@ -143,8 +143,11 @@ class Scenario:
         """
         raise NotImplementedError(f"{self.slug}: train() is not implemented")
 
-    def score_users(self, version: ModelVersion, progress: Progress) -> dict[str, list[dict]]:
-        """Precomputed lists for active users, keyed by user id; {} when a scenario has none."""
+    def score_users(
+        self, version: ModelVersion, progress: Progress, user_ids: list[str] | None = None
+    ) -> dict[str, list[dict]]:
+        """Precomputed lists keyed by user id: for active users, or for ``user_ids`` alone (their
+        events just changed); {} when a scenario has none."""
         return {}
 
     def warm_up(self, version_id: int | None) -> None:

@@ -396,12 +396,16 @@ def warm_up() -> list[str]:
     in this process; run by each server worker before it takes requests. Returns what loaded."""
     loaded = []
     for scenario in registry.all_scenarios():
-        promoted, experiment = routes.lookup(scenario.slug)
-        versions = {promoted, *(experiment[1:3] if experiment else ())} - {None}
-        for version_id in sorted(versions):
+        for version_id in served_versions(scenario.slug):
             scenario.warm_up(version_id)
             loaded.append(f"{scenario.slug} v{version_id}")
     return loaded
+
+
+def served_versions(slug: str) -> list[int]:
+    """Versions answering requests now: the promoted one and both arms of a running experiment."""
+    promoted, experiment = routes.lookup(slug)
+    return sorted({promoted, *(experiment[1:3] if experiment else ())} - {None})
 
 
 def serve(slug: str, request: RecommendationRequest) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Receivers that keep derived data in step with the catalog and the scenario settings."""
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -8,7 +9,13 @@ from catalog.signals import events_ingested, user_erased
 from engine import registry
 from engine.models import ModelVersion, ScenarioConfig
 from engine.schedules import sync_schedule
-from engine.serving import bump_freshness, clear_freshness, list_key, routes
+from engine.serving import (
+    bump_freshness,
+    clear_freshness,
+    freshness_by_signal,
+    list_key,
+    routes,
+)
 
 
 @receiver(post_save, sender=ScenarioConfig)
@@ -28,10 +35,26 @@ def drop_lists_of_erased_user(sender, user_id: str, **kwargs):
     clear_freshness(user_id)
 
 
+# Users per list-refresh task: a 10,000-event batch becomes a few tasks, not one huge one.
+REFRESH_BATCH = 500
+
+
 @receiver(events_ingested)
 def mark_lists_stale_after_new_events(sender, user_ids: list[str], **kwargs):
-    """After the commit, so a list computed from the old events never carries the new stamp."""
+    """After the commit, so a list computed from the old events never carries the new stamp.
+
+    With a shared cache and real workers, the scoring queue then recomputes those users' lists,
+    so their next request usually finds one ready (``ENGINE_REFRESH_LISTS_ON_EVENTS``). In-process
+    (eager tasks, per-process cache) the next request recomputes it anyway, so nothing is queued.
+    """
     bump_freshness(user_ids)
+    queued = settings.ENGINE_REFRESH_LISTS_ON_EVENTS and not settings.CELERY_TASK_ALWAYS_EAGER
+    if not (queued and freshness_by_signal()):
+        return
+    from engine.tasks import score_users
+
+    for start in range(0, len(user_ids), REFRESH_BATCH):
+        score_users.delay(list(user_ids[start : start + REFRESH_BATCH]))
 
 
 def ensure_configs(**kwargs) -> None:

@@ -223,3 +223,19 @@ def run_scoring(version_id: int) -> int:
     store_lists(version.scenario, version.pk, lists, timeout)
     ModelVersion.objects.filter(pk=version.pk).update(scored_users=len(lists))
     return len(lists)
+
+
+def refresh_lists(user_ids: list[str]) -> int:
+    """Recompute the precomputed lists of ``user_ids`` (their events just changed) for every
+    served version of every scenario, so their next request reads a fresh list instead of
+    computing one. Returns the lists written."""
+    from engine.serving import served_versions, store_lists
+
+    written = 0
+    for scenario in registry.all_scenarios():
+        for version in ModelVersion.objects.filter(pk__in=served_versions(scenario.slug)):
+            lists = scenario.score_users(version, lambda *_: None, user_ids=user_ids)
+            timeout = int(version.settings.get("list_ttl_seconds", 86400)) or None
+            store_lists(scenario.slug, version.pk, lists, timeout)
+            written += len(lists)
+    return written

@@ -472,21 +472,22 @@ class ProductsScenario(Scenario):
             reasons.append(f"because you {VERBS.get(kind, 'liked')} {title}")
         return reasons
 
-    def score_users(self, version: ModelVersion, progress) -> dict[str, Any]:
-        """Candidate lists for users active within ``active_user_days`` of the newest event."""
+    def score_users(self, version: ModelVersion, progress, user_ids=None) -> dict[str, Any]:
+        """Candidate lists for users active within ``active_user_days`` of the newest event, or
+        for ``user_ids``."""
         state = self.state(version.pk)
         if state is None:
             return {}
         settings = state.settings
-        newest = Interaction.objects.aggregate(newest=Max("timestamp"))["newest"]
-        if newest is None:
-            return {}
-        since = newest - timedelta(days=settings["active_user_days"])
-        active = list(
-            User.objects.filter(interactions__timestamp__gte=since)
-            .distinct()
-            .values_list("pk", "external_id")
-        )
+        if user_ids is not None:
+            users = User.objects.filter(external_id__in=user_ids)
+        else:
+            newest = Interaction.objects.aggregate(newest=Max("timestamp"))["newest"]
+            if newest is None:
+                return {}
+            since = newest - timedelta(days=settings["active_user_days"])
+            users = User.objects.filter(interactions__timestamp__gte=since).distinct()
+        active = list(users.values_list("pk", "external_id"))
         snapshot = catalog.get()
         weights = event_weights(settings)
         by_signal = serving.freshness_by_signal()

@@ -132,9 +132,7 @@ def test_daily_series_and_plot_of_an_experiment(store, train_products, admin_cli
     prefix = attribution_prefix("products", second.pk, "treatment")
     user, item = User.objects.first(), Item.objects.first()
     Interaction.objects.bulk_create(
-        Interaction(
-            user=user, item=item, event_type="click", timestamp=when, recommendation_id=rid
-        )
+        Interaction(user=user, item=item, event_type="click", timestamp=when, recommendation_id=rid)
         for when, rid in (
             (now - timedelta(days=1), f"{prefix}a"),
             (now, f"{prefix}b"),

@@ -7,7 +7,7 @@ from django.conf import settings
 from catalog.models import Interaction
 from catalog.tasks import import_dataset
 from engine.models import ModelVersion, ScenarioConfig
-from engine.serving import load_list
+from engine.serving import freshness_of, load_list
 from engine.versions import request_training
 from tests.engine.planted import BOOKS, PHONES, reset_engine_state
 
@@ -73,3 +73,16 @@ def test_import_train_promote_serve_and_react_to_an_event(
     after = ids(read_client.get(url, {"user_id": "p1", "n": 3}))
     assert "phone-5" not in after
     assert set(after) & {"book-3", "book-4", "book-5", "book-6"}
+
+    # The scoring queue refreshes the lists of users with new events on its own: b1's list
+    # gets b1's new stamp without any request for b1.
+    event = {"user_id": "b1", "item_id": "phone-1", "type": "purchase"}
+    assert write_client.post("/api/v1/events", event, format="json").status_code in (200, 201)
+    stamp = freshness_of(["b1"])["b1"]
+    wait_until(
+        lambda: (load_list("products", version.pk, "b1") or {}).get("stamp") == stamp,
+        timeout=60,
+        message="the scoring queue did not refresh b1's list after its event",
+    )
+    refreshed = load_list("products", version.pk, "b1")
+    assert "phone-1" not in [item_id for item_id, _, _ in refreshed["items"]]

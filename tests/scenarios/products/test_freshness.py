@@ -60,3 +60,29 @@ def test_a_missing_stamp_makes_every_stored_list_stale(trained, read_client):
     cache.delete(freshness_key("p1"))
     assert any("interaction" in sql for sql in queries_of(read_client, "p1"))
     assert queries_of(read_client, "p1") == []
+
+
+def test_refreshing_lists_after_events_spares_the_next_request_the_work(trained, read_client):
+    """What the scoring queue does after POST /events: the users' lists are recomputed under
+    their new stamps, so the next request reads one (no query) that reflects the new events."""
+    from django.utils import timezone
+
+    from catalog.models import Interaction, Item, User
+    from catalog.signals import events_ingested
+    from engine.serving import freshness_of, load_list
+    from engine.versions import refresh_lists
+
+    read_client.get(URL, {"user_id": "b1", "n": 2})
+    Interaction.objects.create(
+        user=User.objects.get(external_id="p1"),
+        item=Item.objects.get(external_id="phone-5"),
+        event_type="purchase",
+        timestamp=timezone.now(),
+    )
+    events_ingested.send(sender=Interaction, user_ids=["p1"], item_ids=["phone-5"], count=1)
+    assert refresh_lists(["p1"]) == 1  # one served version, one user
+    entry = load_list("products", trained.pk, "p1")
+    assert entry["stamp"] == freshness_of(["p1"])["p1"]
+    assert "phone-5" not in [item_id for item_id, _, _ in entry["items"]]
+    assert queries_of(read_client, "p1") == []
+    assert refresh_lists(["nobody"]) == 0

@@ -15,6 +15,7 @@ from engine.serving import (
     freshness_by_signal,
     list_key,
     routes,
+    served_versions,
 )
 
 
@@ -49,7 +50,8 @@ def mark_lists_stale_after_new_events(sender, user_ids: list[str], **kwargs):
     """
     bump_freshness(user_ids)
     queued = settings.ENGINE_REFRESH_LISTS_ON_EVENTS and not settings.CELERY_TASK_ALWAYS_EAGER
-    if not (queued and freshness_by_signal()):
+    served = any(served_versions(scenario.slug) for scenario in registry.all_scenarios())
+    if not (queued and served and freshness_by_signal()):
         return
     from engine.tasks import score_users
 

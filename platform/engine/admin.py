@@ -22,6 +22,31 @@ def _pretty(value) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
 
 
+class PlotMixin:
+    """Adds ``<pk>/<plot_file>`` to an admin, named ``<app>_<model>_plot``: the PNG that
+    :meth:`plot_response` gives for the object (404 when there is no such object)."""
+
+    plot_file = "plot.png"
+
+    def get_urls(self):
+        meta = self.model._meta
+        plot = path(
+            f"<int:pk>/{self.plot_file}",
+            self.admin_site.admin_view(self.plot_view),
+            name=f"{meta.app_label}_{meta.model_name}_plot",
+        )
+        return [plot, *super().get_urls()]
+
+    def plot_view(self, request, pk: int):
+        obj = self.model.objects.filter(pk=pk).first()
+        if obj is None:
+            raise Http404(f"no such {self.model._meta.verbose_name}")
+        return self.plot_response(obj)
+
+    def plot_response(self, obj) -> HttpResponse:
+        raise NotImplementedError
+
+
 @admin.action(description="Train now")
 def train_now(modeladmin, request, queryset):
     for slug in sorted(
@@ -103,7 +128,7 @@ class ScenarioConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(PlotMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "scenario",
@@ -140,22 +165,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "pretty_settings",
     ]
     exclude = ["hyperparameters", "data_snapshot", "metrics", "history", "settings", "progress"]
+    plot_file = "history.png"
 
     def has_add_permission(self, request):
         return False  # versions come from training runs ("Train now"), never typed in
 
-    def get_urls(self):
-        plot = path(
-            "<int:pk>/history.png",
-            self.admin_site.admin_view(self.plot_view),
-            name="engine_modelversion_plot",
-        )
-        return [plot, *super().get_urls()]
-
-    def plot_view(self, request, pk: int):
-        version = ModelVersion.objects.filter(pk=pk).first()
-        if version is None:
-            raise Http404("no such version")
+    def plot_response(self, version):
         png = versions.plot_path(version)
         if not Path(png).is_file():
             raise Http404("this version has no training plot")
@@ -219,23 +234,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(PlotMixin, admin.ModelAdmin):
     list_display = ["name", "scenario", "control", "treatment", "treatment_share", "is_active"]
     list_filter = ["scenario", "is_active"]
     readonly_fields = ["results", "daily_plot", "created_at", "ended_at"]
+    plot_file = "daily.png"
 
-    def get_urls(self):
-        plot = path(
-            "<int:pk>/daily.png",
-            self.admin_site.admin_view(self.plot_view),
-            name="engine_experiment_plot",
-        )
-        return [plot, *super().get_urls()]
-
-    def plot_view(self, request, pk: int):
-        experiment = Experiment.objects.filter(pk=pk).first()
-        if experiment is None:
-            raise Http404("no such experiment")
+    def plot_response(self, experiment):
         series = {
             arm: arm_daily(experiment.scenario, version_id, arm)
             for arm, version_id in self._arms(experiment)

@@ -100,6 +100,14 @@ RECOMMENDATION = inline_serializer(
 )
 
 
+def scenario_or_404(slug: str):
+    """The installed scenario ``slug``, or a 404 naming the installed ones."""
+    try:
+        return registry.get(slug)
+    except registry.UnknownScenario as error:
+        raise exceptions.NotFound(str(error)) from None
+
+
 class ScenarioView(APIView):
     """Runs a scenario request through the engine, mapping contract errors to 4xx."""
 
@@ -175,10 +183,7 @@ class GenericRecommendationsView(ScenarioView):
         responses=RECOMMENDATION,
     )
     def get(self, request, slug: str):
-        try:
-            registry.get(slug)
-        except registry.UnknownScenario as error:
-            raise exceptions.NotFound(str(error)) from None
+        scenario_or_404(slug)
         return self.answer(RecommendationQuery.request_from(request.query_params), slug)
 
 
@@ -250,10 +255,7 @@ class ExperimentResultsView(APIView):
         ),
     )
     def get(self, request, slug: str):
-        try:
-            registry.get(slug)
-        except registry.UnknownScenario as error:
-            raise exceptions.NotFound(str(error)) from None
+        scenario_or_404(slug)
         return Response(
             {"results": [experiment_result(e) for e in Experiment.objects.filter(scenario=slug)]}
         )

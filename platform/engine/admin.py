@@ -11,8 +11,8 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from engine import registry, versions
-from engine.experiments import compare_outcomes, plot_daily_rates
+from engine import plots, registry, versions
+from engine.experiments import compare_outcomes
 from engine.forms import PREFIX, has_setting_fields, settings_form_for
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
 from engine.serving import arm_daily, arm_stats
@@ -61,14 +61,57 @@ def train_now(modeladmin, request, queryset):
 
 
 @admin.register(ScenarioConfig)
-class ScenarioConfigAdmin(admin.ModelAdmin):
+class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
     """One field per setting of the scenario's schema (raw JSON for a scenario whose schema
-    names no properties); an empty field keeps the default."""
+    names no properties); an empty field keeps the default. The state below shows the served
+    and last versions and the held-out metric of every version so far."""
 
     list_display = ["slug", "title", "served_version", "last_version", "updated_at"]
-    readonly_fields = ["effective_settings", "settings_schema", "served_version", "last_version"]
-    state_fields = ["effective_settings", "served_version", "last_version", "settings_schema"]
+    readonly_fields = [
+        "effective_settings",
+        "settings_schema",
+        "served_version",
+        "last_version",
+        "versions_plot",
+    ]
+    state_fields = [
+        "served_version",
+        "last_version",
+        "versions_plot",
+        "effective_settings",
+        "settings_schema",
+    ]
     actions = [train_now]
+    plot_file = "versions.png"
+
+    def plot_response(self, config):
+        evaluated = ModelVersion.objects.filter(
+            scenario=config.slug, primary_value__isnull=False
+        ).order_by("created_at", "pk")
+        points = [
+            {
+                "pk": v.pk,
+                "algorithm": v.algorithm,
+                "value": v.primary_value,
+                "promoted": v.promoted_at is not None,
+            }
+            for v in evaluated
+        ]
+        metric = evaluated[0].primary_metric if points else "metric"
+        png = plots.metric_by_version(points, metric, f"{config.slug}: held-out {metric}")
+        return HttpResponse(png, content_type="image/png")
+
+    @admin.display(description="versions")
+    def versions_plot(self, obj):
+        if (
+            not obj.pk
+            or not ModelVersion.objects.filter(
+                scenario=obj.slug, primary_value__isnull=False
+            ).exists()
+        ):
+            return "no evaluated version yet"
+        url = reverse("admin:engine_scenarioconfig_plot", args=[obj.pk])
+        return format_html('<img src="{}" alt="held-out metric of each version">', url)
 
     @staticmethod
     def _per_setting_form(obj) -> bool:
@@ -245,7 +288,7 @@ class ExperimentAdmin(PlotMixin, admin.ModelAdmin):
             arm: arm_daily(experiment.scenario, version_id, arm)
             for arm, version_id in self._arms(experiment)
         }
-        png = plot_daily_rates(series, f"{experiment}: responses clicked per day")
+        png = plots.daily_rates(series, f"{experiment}: responses clicked per day")
         return HttpResponse(png, content_type="image/png")
 
     @staticmethod

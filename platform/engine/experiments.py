@@ -92,35 +92,3 @@ def compare_outcomes(control: dict, treatment: dict) -> list[Comparison]:
         )
         for label, key in OUTCOMES
     ]
-
-
-def plot_daily_rates(series: dict[str, dict], title: str) -> bytes:
-    """PNG of the share of responses clicked per day, one line per arm, and the responses
-    served per day beneath it. ``series``: arm -> {day: (responses, clicked responses)}."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (rates, volume) = plt.subplots(2, 1, figsize=(7, 4.5), sharex=True)
-    for arm, days in series.items():
-        served = [(day, n, hits) for day, (n, hits) in sorted(days.items()) if n]
-        if not served:
-            continue
-        dates = [day for day, _, _ in served]
-        rates.plot(dates, [100 * hits / n for _, n, hits in served], marker="o", label=arm)
-        volume.plot(dates, [n for _, n, _ in served], marker="o", label=arm)
-    rates.set_ylabel("responses clicked (%)")
-    volume.set_ylabel("responses")
-    for axis in (rates, volume):
-        axis.grid(alpha=0.3)
-    rates.legend()
-    fig.suptitle(title)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()

@@ -41,3 +41,16 @@ def test_experiment_page_shows_per_arm_results(store, train_products, admin_clie
     )
     page = admin_client.get(f"/admin/engine/experiment/{experiment.pk}/change/").content.decode()
     assert "impressions" in page and "CTR" in page and f"v{second.pk}" in page
+
+
+def test_settings_page_plots_the_metric_of_every_version(store, train_products, admin_client):
+    from engine.models import ScenarioConfig
+
+    config = ScenarioConfig.objects.get(slug="products")
+    url = f"/admin/engine/scenarioconfig/{config.pk}/"
+    assert "no evaluated version yet" in admin_client.get(url + "change/").content.decode()
+    train_products(model="itemknn")
+    train_products(model="ease", promotion_tolerance=1.0)
+    assert f'src="{url}versions.png"' in admin_client.get(url + "change/").content.decode()
+    png = admin_client.get(url + "versions.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")

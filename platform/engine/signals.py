@@ -9,14 +9,8 @@ from catalog.signals import events_ingested, user_erased
 from engine import registry
 from engine.models import ModelVersion, ScenarioConfig
 from engine.schedules import sync_schedule
-from engine.serving import (
-    bump_freshness,
-    clear_freshness,
-    freshness_by_signal,
-    list_key,
-    routes,
-    served_versions,
-)
+from engine.serving import bump_freshness, clear_freshness, list_key, routes, served_versions
+from engine.versions import queue_refresh
 
 
 @receiver(post_save, sender=ScenarioConfig)
@@ -36,27 +30,19 @@ def drop_lists_of_erased_user(sender, user_id: str, **kwargs):
     clear_freshness(user_id)
 
 
-# Users per list-refresh task: a 10,000-event batch becomes a few tasks, not one huge one.
-REFRESH_BATCH = 500
-
-
 @receiver(events_ingested)
 def mark_lists_stale_after_new_events(sender, user_ids: list[str], **kwargs):
     """After the commit, so a list computed from the old events never carries the new stamp.
 
-    With a shared cache and real workers, the scoring queue then recomputes those users' lists,
-    so their next request usually finds one ready (``ENGINE_REFRESH_LISTS_ON_EVENTS``). In-process
-    (eager tasks, per-process cache) the next request recomputes it anyway, so nothing is queued.
+    With Redis and real workers, the scoring queue then recomputes those users' lists, so their
+    next request usually finds one ready (``ENGINE_REFRESH_LISTS_ON_EVENTS``). In-process (eager
+    tasks, per-process cache) the next request recomputes it anyway, so nothing is queued.
     """
     bump_freshness(user_ids)
     queued = settings.ENGINE_REFRESH_LISTS_ON_EVENTS and not settings.CELERY_TASK_ALWAYS_EAGER
     served = any(served_versions(scenario.slug) for scenario in registry.all_scenarios())
-    if not (queued and served and freshness_by_signal()):
-        return
-    from engine.tasks import score_users
-
-    for start in range(0, len(user_ids), REFRESH_BATCH):
-        score_users.delay(list(user_ids[start : start + REFRESH_BATCH]))
+    if queued and served and settings.REDIS_URL and user_ids:
+        queue_refresh(user_ids)
 
 
 def ensure_configs(**kwargs) -> None:

@@ -42,10 +42,10 @@ def score_version(version_id: int) -> int:
     return versions.run_scoring(version_id)
 
 
-@shared_task(name="engine.score_users", acks_late=True, **RETRY)
-def score_users(user_ids: list[str]) -> int:
-    """Refresh the lists of users with new events (idempotent: a repeat writes the same)."""
-    return versions.refresh_lists(user_ids)
+@shared_task(name="engine.score_pending_users", acks_late=True, **RETRY)
+def refresh_pending_lists() -> int:
+    """Refresh the lists of users with new events (idempotent: a repeat finds fewer pending)."""
+    return versions.drain_refresh_queue()
 
 
 @shared_task(name="engine.flush_impressions", **RETRY)

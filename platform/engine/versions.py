@@ -239,3 +239,54 @@ def refresh_lists(user_ids: list[str]) -> int:
             store_lists(scenario.slug, version.pk, lists, timeout)
             written += len(lists)
     return written
+
+
+# Users whose lists wait for a refresh live in one Redis set, drained by one task at a time:
+# a user with many event batches is refreshed once, and however fast events arrive the backlog
+# is bounded by the number of distinct users, never a growing queue of tasks.
+REFRESH_PENDING = "engine:refresh:pending"
+REFRESH_SCHEDULED = "engine:refresh:scheduled"  # held while a drain task is queued or running
+REFRESH_BATCH = 500  # users per refresh_lists call
+REFRESH_BATCHES_PER_TASK = 20  # then the task hands over, so other scoring work interleaves
+REFRESH_LEASE_SECONDS = 300  # a drain task that died frees the schedule after this
+
+
+def _refresh_store():
+    """The raw Redis client and the names of the two keys (with the cache's prefix)."""
+    from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    return (
+        get_redis_connection("default"),
+        cache.make_key(REFRESH_PENDING),
+        cache.make_key(REFRESH_SCHEDULED),
+    )
+
+
+def queue_refresh(user_ids: list[str]) -> None:
+    """Add ``user_ids`` to the pending set; queue a drain task unless one is already on it."""
+    from engine.tasks import refresh_pending_lists
+
+    client, pending, scheduled = _refresh_store()
+    client.sadd(pending, *user_ids)
+    if client.set(scheduled, 1, nx=True, ex=REFRESH_LEASE_SECONDS):
+        refresh_pending_lists.delay()
+
+
+def drain_refresh_queue() -> int:
+    """Refresh pending users' lists, a batch at a time; hand over to a new task if users remain.
+    Returns the lists written."""
+    from engine.tasks import refresh_pending_lists
+
+    client, pending, scheduled = _refresh_store()
+    written = 0
+    for _ in range(REFRESH_BATCHES_PER_TASK):
+        batch = client.spop(pending, REFRESH_BATCH)
+        if not batch:
+            break
+        written += refresh_lists(sorted(user.decode() for user in batch))
+    client.delete(scheduled)
+    # Users added after the last pop found the schedule held and queued nothing: queue for them.
+    if client.scard(pending) and client.set(scheduled, 1, nx=True, ex=REFRESH_LEASE_SECONDS):
+        refresh_pending_lists.delay()
+    return written

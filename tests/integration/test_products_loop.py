@@ -7,8 +7,8 @@ from django.conf import settings
 from catalog.models import Interaction
 from catalog.tasks import import_dataset
 from engine.models import ModelVersion, ScenarioConfig
-from engine.serving import freshness_of, load_list
-from engine.versions import request_training
+from engine.serving import bump_freshness, freshness_of, load_list
+from engine.versions import _refresh_store, queue_refresh, request_training
 from tests.engine.planted import BOOKS, PHONES, reset_engine_state
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -86,3 +86,18 @@ def test_import_train_promote_serve_and_react_to_an_event(
     )
     refreshed = load_list("products", version.pk, "b1")
     assert "phone-1" not in [item_id for item_id, _, _ in refreshed["items"]]
+
+    # Many event batches for the same users queue one drain at a time, and the pending set of
+    # users (not a queue of tasks) is what grows; it empties once the worker has refreshed them.
+    client, pending, scheduled = _refresh_store()
+    bump_freshness(["p2", "b2"])  # their stored lists are stale now
+    for _ in range(20):
+        queue_refresh(["p2", "b2"])
+    assert client.scard(pending) <= 2
+    wait_until(
+        lambda: client.scard(pending) == 0 and not client.exists(scheduled),
+        timeout=60,
+        message="the pending refreshes were not drained",
+    )
+    for user in ("p2", "b2"):
+        assert load_list("products", version.pk, user)["stamp"] == freshness_of([user])[user]

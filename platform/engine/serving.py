@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -229,28 +229,23 @@ def arm_stats(slug: str, version_id: int | None, arm: str) -> dict[str, Any]:
         scenario=slug, model_version_id=version_id, arm=arm
     ).aggregate(total=Sum("count"))["total"]
     impressions = int(stored or 0) + pending_impressions(slug, version_id, arm)
-    quoted = Interaction.objects.filter(
+    clicked, converted = Q(event_type__in=CLICK_EVENTS), Q(event_type__in=CONVERSION_EVENTS)
+    counts = Interaction.objects.filter(
         recommendation_id__startswith=attribution_prefix(slug, version_id, arm)
+    ).aggregate(
+        clicks=Count("pk", filter=clicked),
+        conversions=Count("pk", filter=converted),
+        # Responses with at least one such event: the yes/no outcome experiments compare.
+        clicked_responses=Count("recommendation_id", filter=clicked, distinct=True),
+        converted_responses=Count("recommendation_id", filter=converted, distinct=True),
     )
-    clicks = quoted.filter(event_type__in=CLICK_EVENTS)
-    conversions = quoted.filter(event_type__in=CONVERSION_EVENTS)
-
-    def responses(events) -> int:
-        return events.values("recommendation_id").distinct().count()
-
-    clicks, conversions, clicked, converted = (
-        clicks.count(),
-        conversions.count(),
-        responses(clicks),
-        responses(conversions),
-    )
+    clicks, conversions = counts["clicks"], counts["conversions"]
     return {
         "impressions": impressions,
         "clicks": clicks,
         "conversions": conversions,
-        # Responses with at least one such event: the yes/no outcome experiments compare.
-        "clicked_responses": min(clicked, impressions),
-        "converted_responses": min(converted, impressions),
+        "clicked_responses": min(counts["clicked_responses"], impressions),
+        "converted_responses": min(counts["converted_responses"], impressions),
         "ctr": clicks / impressions if impressions else 0.0,
         "conversion_rate": conversions / impressions if impressions else 0.0,
     }

@@ -67,13 +67,6 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
     and last versions and the held-out metric of every version so far."""
 
     list_display = ["slug", "title", "served_version", "last_version", "updated_at"]
-    readonly_fields = [
-        "effective_settings",
-        "settings_schema",
-        "served_version",
-        "last_version",
-        "versions_plot",
-    ]
     state_fields = [
         "served_version",
         "last_version",
@@ -81,6 +74,7 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
         "effective_settings",
         "settings_schema",
     ]
+    readonly_fields = state_fields
     actions = [train_now]
     plot_file = "versions.png"
 
@@ -114,11 +108,14 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
         return format_html('<img src="{}" alt="held-out metric of each version">', url)
 
     @staticmethod
-    def _per_setting_form(obj) -> bool:
+    def _installed(obj) -> bool:
+        """A row may outlive its scenario (a plugin uninstalled); its page must still open."""
+        return obj is not None and obj.slug in {s.slug for s in registry.all_scenarios()}
+
+    def _per_setting_form(self, obj) -> bool:
         """Whether ``obj`` gets a field per setting: its scenario is installed and its schema
         names properties (else the raw JSON field)."""
-        installed = {scenario.slug for scenario in registry.all_scenarios()}
-        return obj is not None and obj.slug in installed and has_setting_fields(obj.scenario)
+        return self._installed(obj) and has_setting_fields(obj.scenario)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if self._per_setting_form(obj):
@@ -146,15 +143,15 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
 
     @admin.display(description="title")
     def title(self, obj):
-        return obj.scenario.title
+        return obj.scenario.title if self._installed(obj) else "(not installed)"
 
     @admin.display(description="effective settings (defaults + overrides)")
     def effective_settings(self, obj):
-        return _pretty(obj.effective()) if obj.slug else "-"
+        return _pretty(obj.effective()) if self._installed(obj) else "-"
 
     @admin.display(description="schema")
     def settings_schema(self, obj):
-        return _pretty(obj.scenario.settings_schema) if obj.slug else "-"
+        return _pretty(obj.scenario.settings_schema) if self._installed(obj) else "-"
 
     @admin.display(description="served version")
     def served_version(self, obj):

@@ -54,3 +54,14 @@ def test_settings_page_plots_the_metric_of_every_version(store, train_products, 
     assert f'src="{url}versions.png"' in admin_client.get(url + "change/").content.decode()
     png = admin_client.get(url + "versions.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+
+def test_settings_of_an_uninstalled_scenario_still_open(admin_client):
+    """A row can outlive its scenario app (a plugin uninstalled): list and page still open."""
+    from engine.models import ScenarioConfig
+
+    (gone,) = ScenarioConfig.objects.bulk_create([ScenarioConfig(slug="gone", settings={})])
+    listing = admin_client.get("/admin/engine/scenarioconfig/")
+    assert listing.status_code == 200 and "(not installed)" in listing.content.decode()
+    page = admin_client.get(f"/admin/engine/scenarioconfig/{gone.pk}/change/")
+    assert page.status_code == 200

@@ -8,14 +8,17 @@ from pathlib import Path
 
 from django.contrib import admin, messages
 from django.http import FileResponse, Http404, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from engine import plots, registry, versions
+from engine.api import MAX_N
 from engine.experiments import compare_outcomes
 from engine.forms import PREFIX, has_setting_fields, settings_form_for
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
-from engine.serving import arm_daily, arm_stats
+from engine.scenario import Kind, RecommendationRequest
+from engine.serving import arm_daily, arm_stats, route_for
 
 
 def _pretty(value) -> str:
@@ -68,6 +71,7 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
 
     list_display = ["slug", "title", "served_version", "last_version", "updated_at"]
     state_fields = [
+        "preview_link",
         "served_version",
         "last_version",
         "versions_plot",
@@ -77,6 +81,69 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
     readonly_fields = state_fields
     actions = [train_now]
     plot_file = "versions.png"
+
+    def get_urls(self):
+        preview = path(
+            "<int:pk>/preview/",
+            self.admin_site.admin_view(self.preview_view),
+            name="engine_scenarioconfig_preview",
+        )
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request, pk: int):
+        """What the scenario answers a user, as the API would, without counting an impression."""
+        config = ScenarioConfig.objects.filter(pk=pk).first()
+        if not self._installed(config):
+            raise Http404("no installed scenario with these settings")
+        user_id = request.GET.get("user_id", "").strip()
+        context = {
+            **self.admin_site.each_context(request),
+            "slug": config.slug,
+            "change_url": reverse("admin:engine_scenarioconfig_change", args=[pk]),
+            "user_id": user_id,
+            "n": request.GET.get("n", "10"),
+        }
+        if user_id:
+            context.update(self._preview(config.scenario, user_id, context["n"]))
+        return TemplateResponse(request, "admin/engine/preview.html", context)
+
+    @staticmethod
+    def _preview(scenario, user_id: str, n: str) -> dict:
+        from catalog.models import Interaction, Item
+
+        if scenario.kind != Kind.USER_ITEMS:
+            return {"error": f"{scenario.slug} does not map a user to items ({scenario.kind})"}
+        if not n.isdigit() or not 1 <= int(n) <= MAX_N:
+            return {"error": f"n must be a whole number from 1 to {MAX_N}"}
+        route = route_for(scenario.slug, user_id)
+        answer = scenario.recommend(
+            RecommendationRequest(user_id=user_id, n=int(n)), route.version_id
+        )
+        ids = [item.item_id for item in answer.items]
+        titles = dict(Item.objects.filter(external_id__in=ids).values_list("external_id", "title"))
+        return {
+            "answer": answer,
+            "arm": route.arm,
+            "items": [
+                {
+                    "item_id": i.item_id,
+                    "title": titles.get(i.item_id, ""),
+                    "score": i.score,
+                    "reason": i.reason,
+                }
+                for i in answer.items
+            ],
+            "history": Interaction.objects.filter(user__external_id=user_id)
+            .select_related("item")
+            .order_by("-timestamp", "-pk")[:20],
+        }
+
+    @admin.display(description="preview")
+    def preview_link(self, obj):
+        if not self._installed(obj) or obj.scenario.kind != Kind.USER_ITEMS:
+            return "-"
+        url = reverse("admin:engine_scenarioconfig_preview", args=[obj.pk])
+        return format_html('<a href="{}">What does a user get?</a>', url)
 
     def plot_response(self, config):
         evaluated = ModelVersion.objects.filter(

@@ -65,3 +65,26 @@ def test_settings_of_an_uninstalled_scenario_still_open(admin_client):
     assert listing.status_code == 200 and "(not installed)" in listing.content.decode()
     page = admin_client.get(f"/admin/engine/scenarioconfig/{gone.pk}/change/")
     assert page.status_code == 200
+
+
+def test_preview_shows_what_a_user_gets_without_counting_an_impression(
+    store, train_products, admin_client
+):
+    from engine.models import ScenarioConfig
+    from engine.serving import pending_impressions
+
+    version = train_products(model="itemknn")
+    config = ScenarioConfig.objects.get(slug="products")
+    change = admin_client.get(f"/admin/engine/scenarioconfig/{config.pk}/change/").content
+    url = f"/admin/engine/scenarioconfig/{config.pk}/preview/"
+    assert url in change.decode()
+    page = admin_client.get(url, {"user_id": "p1", "n": 2}).content.decode()
+    # p1 bought and viewed phones 1-4: the two unseen phones, with reasons, and its history.
+    assert "phone-5" in page and "phone-6" in page and "because you " in page
+    assert f"model version: {version.pk}" in page
+    assert "Phone model 1" in page  # a title in p1's history
+    assert pending_impressions("products", version.pk, "") == 0
+    refused = admin_client.get(url, {"user_id": "p1", "n": 0}).content.decode()
+    assert "n must be a whole number from 1 to 100" in refused
+    cold = admin_client.get(url, {"user_id": "stranger"}).content.decode()
+    assert "cold start" in cold and "no events: a cold start" in cold

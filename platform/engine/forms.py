@@ -19,10 +19,17 @@ PREFIX = "setting__"
 
 
 def _bounds(spec: dict[str, Any]) -> str:
-    low, high = spec.get("minimum", spec.get("exclusiveMinimum")), spec.get("maximum")
-    if low is None and high is None:
-        return ""
-    return f" Range: {'' if low is None else low} to {'' if high is None else high}."
+    parts = [
+        f"{word} {spec[key]}"
+        for key, word in (
+            ("minimum", "at least"),
+            ("exclusiveMinimum", "above"),
+            ("maximum", "at most"),
+            ("exclusiveMaximum", "below"),
+        )
+        if key in spec
+    ]
+    return ", ".join(parts).capitalize()
 
 
 def setting_field(spec: dict[str, Any], default: Any) -> forms.Field:
@@ -30,8 +37,8 @@ def setting_field(spec: dict[str, Any], default: Any) -> forms.Field:
     or JSON for objects and arrays. Bounds are left to the schema, so its message is the one
     shown."""
     shown = json.dumps(default)
-    help_text = f"{spec.get('description', '').capitalize()}{_bounds(spec)} Empty: {shown}."
-    common = {"required": False, "help_text": help_text.strip()}
+    sentences = [spec.get("description", "").capitalize(), _bounds(spec), f"Empty: {shown}"]
+    common = {"required": False, "help_text": ". ".join(filter(None, sentences)) + "."}
     kind = spec.get("type")
     if "enum" in spec or kind == "boolean":
         values = spec.get("enum", [True, False])

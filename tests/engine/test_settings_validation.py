@@ -70,6 +70,7 @@ def test_admin_edits_each_setting_in_its_own_field(admin_client):
     assert '<select name="setting__model"' in page
     assert '<option value="&quot;als&quot;">als</option>' in page
     assert 'name="setting__candidate_count"' in page and 'placeholder="100"' in page
+    assert "At least 10, at most 1000. Empty: 100." in page  # bounds from the schema
     response = admin_client.post(
         change_url(config),
         {

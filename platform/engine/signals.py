@@ -40,8 +40,9 @@ def mark_lists_stale_after_new_events(sender, user_ids: list[str], **kwargs):
     """
     bump_freshness(user_ids)
     queued = settings.ENGINE_REFRESH_LISTS_ON_EVENTS and not settings.CELERY_TASK_ALWAYS_EAGER
-    served = any(served_versions(scenario.slug) for scenario in registry.all_scenarios())
-    if queued and served and settings.REDIS_URL and user_ids:
+    if not (queued and settings.REDIS_URL and user_ids):
+        return
+    if any(served_versions(scenario.slug) for scenario in registry.all_scenarios()):
         queue_refresh(user_ids)
 
 

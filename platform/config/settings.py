@@ -174,7 +174,7 @@ REST_FRAMEWORK = {
         "api_key": os.environ.get("API_KEY_THROTTLE_RATE", "6000/min") or None
     },
     "DEFAULT_PARSER_CLASSES": ["catalog.parsers.StrictJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["catalog.renderers.FastJSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "catalog.pagination.ApiPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -64,6 +64,14 @@ class RecommendedItem:
     reason: str
     extra: dict[str, Any] = field(default_factory=dict)  # price paid, offer value, ...
 
+    def body(self) -> dict[str, Any]:
+        """The item as a response shows it."""
+        return {
+            "item_id": self.item_id,
+            "score": round(float(self.score), 6),
+            "reason": self.reason,
+        } | self.extra
+
 
 @dataclass
 class Recommendation:
@@ -74,6 +82,8 @@ class Recommendation:
     cold_start: bool = False
     fallback: bool = False  # True when no trained version served it (popularity instead)
     extra: dict[str, Any] = field(default_factory=dict)  # handoff, auction, budget state
+    # The items' bodies when a scenario kept them from an earlier identical answer (read only).
+    item_bodies: list[dict[str, Any]] | None = None
 
 
 @dataclass

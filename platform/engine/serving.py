@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import os
+import random
+import secrets
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from engine import registry
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
@@ -114,9 +117,15 @@ def route_for(slug: str, user_id: str | None) -> Route:
     return Route(promoted)
 
 
+# Recommendation ids need to be unique, not secret (quoting one only attributes an event): a
+# per-process generator, reseeded in every forked worker, spares each answer an OS random read.
+_id_bits = random.Random()
+os.register_at_fork(after_in_child=_id_bits.seed)
+
+
 def new_recommendation_id(slug: str, route: Route) -> str:
-    """``<slug>.<version or 0>.<arm code>.<random>``: attribution needs no lookup table."""
-    return f"{slug}.{route.version_id or 0}.{ARM_CODES[route.arm]}.{uuid.uuid4().hex}"
+    """``<slug>.<version or 0>.<arm code>.<128 random bits>``: attribution needs no lookup table."""
+    return f"{slug}.{route.version_id or 0}.{ARM_CODES[route.arm]}.{_id_bits.getrandbits(128):032x}"
 
 
 def parse_recommendation_id(recommendation_id: str) -> tuple[str, int | None, str] | None:
@@ -285,10 +294,11 @@ class ArtifactMemo:
         self._lock = threading.Lock()
 
     def get(self, version_id: int, loader: Callable[[], Any]) -> Any:
-        with self._lock:
-            if version_id in self._loaded:
-                self._loaded.move_to_end(version_id)
-                return self._loaded[version_id]
+        try:  # the hit, once per request, needs no lock: both steps are atomic under the GIL
+            self._loaded.move_to_end(version_id)
+            return self._loaded[version_id]
+        except KeyError:  # not loaded (or evicted between the two steps)
+            pass
         loaded = loader()
         with self._lock:
             self._loaded[version_id] = loaded
@@ -342,11 +352,15 @@ def freshness_key(user_id: str) -> str:
     return f"engine:fresh:{digest}"
 
 
+def new_stamp() -> int:
+    """A fresh stamp: random, so it matches no list stored before it; an integer, which
+    django-redis stores as plain digits, so :class:`_StampReader` reads it without unpickling."""
+    return secrets.randbits(62)
+
+
 def bump_freshness(user_ids: list[str]) -> None:
     """New events for these users: every list cached before now is stale (one cache write)."""
-    cache.set_many(
-        {freshness_key(u): uuid.uuid4().hex for u in user_ids}, timeout=FRESHNESS_TTL_SECONDS
-    )
+    cache.set_many({freshness_key(u): new_stamp() for u in user_ids}, timeout=FRESHNESS_TTL_SECONDS)
 
 
 def clear_freshness(user_id: str) -> None:
@@ -364,14 +378,51 @@ def freshness_of(user_ids: list[str]) -> dict[str, str]:
     found = cache.get_many(list(keys))
     # Overwriting a stamp another process just started only makes its list look stale (one
     # extra recompute); no write can make a stale list look fresh, since every stamp is new.
-    started = {key: uuid.uuid4().hex for key in keys if key not in found}
+    started = {key: new_stamp() for key in keys if key not in found}
     cache.set_many(started, timeout=FRESHNESS_TTL_SECONDS)
     return {keys[key]: stamp for key, stamp in (found | started).items()}
 
 
-def freshness_stamp(user_id: str) -> str:
+class _StampReader:
+    """Reads one stamp per request, the hot path of a cached answer, over a Redis connection this
+    thread keeps for itself.
+
+    Through the cache API the read cost a pool checkout (with its readiness poll), key building
+    and decoding around the round trip: about 125 us of CPU against the round trip's 30. The
+    value is decoded as django-redis would, so both ways read the same stamp. Other caches
+    (local memory in tests) go through the cache API.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+        os.register_at_fork(after_in_child=self.reset)  # never share a socket with the parent
+
+    def reset(self) -> None:
+        self._local = threading.local()
+
+    def get(self, key: str) -> Any:
+        client = getattr(cache, "client", None)
+        if not hasattr(client, "get_client"):  # not django-redis
+            return cache.get(key)
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            pool = client.get_client(write=False).connection_pool
+            connection = self._local.connection = pool.make_connection()
+        try:
+            connection.send_command("GET", cache.make_key(key))
+            value = connection.read_response()
+        except (OSError, RedisError):
+            connection.disconnect()  # the next read reconnects; this one goes the long way
+            return cache.get(key)
+        return None if value is None else client.decode(value)
+
+
+_stamps = _StampReader()
+
+
+def freshness_stamp(user_id: str) -> Any:
     """The user's current stamp alone (one cache read; see :func:`freshness_of`)."""
-    stamp = cache.get(freshness_key(user_id))
+    stamp = _stamps.get(freshness_key(user_id))
     return stamp if stamp is not None else freshness_of([user_id])[user_id]
 
 
@@ -416,11 +467,9 @@ def serve(slug: str, request: RecommendationRequest) -> dict[str, Any]:
         "model_version": answer.model_version,
         "cold_start": answer.cold_start,
         "fallback": answer.fallback,
-        "items": [
-            {"item_id": item.item_id, "score": round(float(item.score), 6), "reason": item.reason}
-            | item.extra
-            for item in answer.items
-        ],
+        "items": answer.item_bodies
+        if answer.item_bodies is not None
+        else [item.body() for item in answer.items],
     }
     if route.arm:
         body["experiment_arm"] = route.arm

@@ -8,10 +8,11 @@ being recommended within seconds in every process.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +21,7 @@ from django.db.models import Count, Max
 from catalog.models import Item
 
 CHECK_SECONDS = 2.0
+_builds = itertools.count(1)
 ALL_ROWS = slice(None)  # the default "rows" of the masks: the whole catalog
 TOKEN = re.compile(r"[a-z0-9]+")
 
@@ -43,6 +45,9 @@ class CatalogSnapshot:
     row_of: dict[str, int]
     row_of_pk: dict[int, int]
     content: sp.csr_matrix  # L2-normalised TF-IDF of title, category path and tags
+    # Which build this is in the process: a rebuild may hold other rows under the same
+    # generation (a bulk update leaves updated_at alone), so what was derived from it is stale.
+    build: int = field(default_factory=lambda: next(_builds))
 
     def rows(self, external_ids) -> np.ndarray:
         return np.fromiter(
@@ -50,6 +55,12 @@ class CatalogSnapshot:
             dtype=np.int64,
             count=len(external_ids),
         )
+
+    def next_opening(self, now: float) -> float:
+        """When the next availability window opens (inf when none will): answers kept in a
+        process expire then, since the opening item may belong in them."""
+        later = self.available_from[self.available_from > now]
+        return float(later.min(initial=np.inf))
 
     def recommendable(self, rows=ALL_ROWS) -> np.ndarray:
         """Visible and inside the availability window now, for ``rows`` (evaluated per request,

@@ -213,8 +213,8 @@ _memo = serving.ArtifactMemo()
 
 class _AnswerMemo:
     """Final answers to plain requests in this process, keyed by (version, user, n) and valid
-    for one token (stamp, catalog generation, request-time settings) while every item is
-    still recommendable (an availability window may close without a catalog change)."""
+    for one token (stamp, catalog snapshot, request-time settings) until an availability
+    window closes on one of its items or opens anywhere (neither needs a catalog change)."""
 
     def __init__(self, capacity: int = 10_000):
         self.capacity = capacity
@@ -224,20 +224,22 @@ class _AnswerMemo:
     def holds(self, key: tuple) -> bool:
         return key in self._answers
 
-    def get(self, key: tuple, token: tuple, snapshot: CatalogSnapshot) -> list | None:
+    def get(self, key: tuple, token: tuple) -> tuple[list, list] | None:
+        """The kept answer's items and their response bodies, if still valid."""
         with self._lock:
             found = self._answers.get(key)
-            if found is None or found[0] != token:
+            if found is None or found[0] != token or time.time() >= found[1]:
                 return None
             self._answers.move_to_end(key)
-        _, rows, answer = found
-        if (rows < 0).any() or not snapshot.recommendable(rows).all():
-            return None
-        return answer
+        return found[2], found[3]
 
-    def put(self, key: tuple, token: tuple, rows: np.ndarray, answer: list) -> None:
+    def put(self, key: tuple, token: tuple, snapshot: CatalogSnapshot, answer: list) -> None:
+        """Keep ``answer``, whose items were all recommendable now in ``snapshot``."""
+        rows = snapshot.rows([item.item_id for item in answer])
+        closes = float(snapshot.available_until[rows].min(initial=np.inf))
+        valid_until = min(closes, snapshot.next_opening(time.time()))
         with self._lock:
-            self._answers[key] = (token, rows, answer)
+            self._answers[key] = (token, valid_until, answer, [item.body() for item in answer])
             self._answers.move_to_end(key)
             while len(self._answers) > self.capacity:
                 self._answers.popitem(last=False)
@@ -252,7 +254,7 @@ _answers = _AnswerMemo()
 
 def answer_token(stamp: Any, snapshot: CatalogSnapshot, settings: dict[str, Any]) -> tuple:
     """What a kept answer depends on besides the user: their events, the catalog, re-ranking."""
-    return stamp, snapshot.generation, settings.get("diversity"), str(settings["filters"])
+    return stamp, snapshot.build, settings.get("diversity"), str(settings["filters"])
 
 
 class ProductsScenario(Scenario):
@@ -613,9 +615,9 @@ class ProductsScenario(Scenario):
         stamp = None
         if memo_key is not None and _answers.holds(memo_key):
             stamp = self._stamp(request.user_id)
-            answer = _answers.get(memo_key, answer_token(stamp, snapshot, settings), snapshot)
-            if answer is not None:
-                return Recommendation(answer, model_version=state.version_id)
+            kept = _answers.get(memo_key, answer_token(stamp, snapshot, settings))
+            if kept is not None:
+                return Recommendation(kept[0], model_version=state.version_id, item_bodies=kept[1])
         entry, stamp = self._fresh_candidates(request.user_id, state, snapshot, settings, stamp)
         if entry is None:
             allowed = self._allowed(request, snapshot, settings)
@@ -639,8 +641,7 @@ class ProductsScenario(Scenario):
         )
         answer = self._finish(slate, snapshot, request, settings, pool)
         if memo_key is not None:
-            rows = snapshot.rows([item.item_id for item in answer])
-            _answers.put(memo_key, answer_token(stamp, snapshot, settings), rows, answer)
+            _answers.put(memo_key, answer_token(stamp, snapshot, settings), snapshot, answer)
         return Recommendation(answer, model_version=state.version_id)
 
     def _stamp(self, user_id: str) -> Any:

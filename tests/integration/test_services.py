@@ -70,3 +70,27 @@ def test_events_posted_land_in_postgresql(write_client):
     assert connection.vendor == "postgresql"
     again = write_client.post("/api/v1/events", {"events": events}, format="json")
     assert again.json() == {"accepted": 0, "duplicates": 3}
+
+
+@pytest.mark.django_db
+def test_freshness_stamp_read_directly_matches_the_cache_and_survives_a_dropped_connection():
+    """The per-request stamp read bypasses django-redis: it must decode what django-redis
+    wrote, see a bump at once, and answer after Redis drops its connection."""
+    from django_redis import get_redis_connection
+
+    from engine import serving
+
+    serving.bump_freshness(["s1"])
+    stamp = serving.freshness_of(["s1"])["s1"]  # through the cache API
+    assert serving.freshness_stamp("s1") == stamp
+    assert serving._stamps._local.connection.is_connected  # read over the kept connection
+    serving.bump_freshness(["s1"])
+    bumped = serving.freshness_stamp("s1")
+    assert bumped != stamp and bumped == serving.freshness_of(["s1"])["s1"]
+
+    kept = serving._stamps._local.connection
+    kept.send_command("CLIENT", "ID")
+    get_redis_connection("default").client_kill_filter(_id=kept.read_response())
+    assert serving.freshness_stamp("s1") == bumped  # the dropped connection's read falls back
+    assert serving.freshness_stamp("s1") == bumped  # and the next one reconnects
+    assert serving.freshness_stamp("nobody") == serving.freshness_of(["nobody"])["nobody"]

@@ -169,6 +169,23 @@ def test_an_answer_kept_in_memory_drops_an_item_whose_window_closed(
     assert "phone-6" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
 
 
+def test_kept_answer_expires_when_an_availability_window_opens(trained, read_client, monkeypatch):
+    """An item launching later is left out of the answer a process keeps; once its window
+    opens, with no catalog change, the next answer includes it."""
+    import time
+
+    from catalog.models import Item
+    from scenarios.products import catalog_view
+
+    opens = timezone.now() + timedelta(hours=1)
+    Item.objects.filter(external_id="phone-6").update(available_from=opens)
+    catalog_view.catalog.forget()
+    assert "phone-6" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
+    later = opens.timestamp() + 60
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert "phone-6" in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
+
+
 def test_item_outside_its_availability_window_is_not_recommended(trained, read_client):
     from catalog.models import Item
     from scenarios.products.catalog_view import catalog

@@ -86,3 +86,44 @@ def test_refreshing_lists_after_events_spares_the_next_request_the_work(trained,
     assert "phone-5" not in [item_id for item_id, _, _ in entry["items"]]
     assert queries_of(read_client, "p1") == []
     assert refresh_lists(["nobody"]) == 0
+
+
+def test_sqlite_gate_moves_on_every_commit_by_any_connection(tmp_path):
+    """Where each process caches for itself (embedded SQLite), a user's newest event is re-read
+    only when this gate moves: it must move for another process's commit and for our own
+    writes, and stand still otherwise."""
+    import sqlite3
+
+    from scenarios.products.scenario import _NewestEvents
+
+    path = tmp_path / "store.sqlite3"
+    ours, theirs = sqlite3.connect(path, isolation_level=None), sqlite3.connect(path)
+    ours.execute("CREATE TABLE events (id INTEGER PRIMARY KEY)")
+    gate = _NewestEvents.gate(ours)
+    assert _NewestEvents.gate(ours) == gate  # reading changes nothing
+    theirs.execute("INSERT INTO events DEFAULT VALUES")
+    assert _NewestEvents.gate(ours) == gate  # not committed yet
+    theirs.commit()
+    assert _NewestEvents.gate(ours) != gate
+    gate = _NewestEvents.gate(ours)
+    ours.execute("INSERT INTO events DEFAULT VALUES")
+    assert _NewestEvents.gate(ours) != gate
+
+
+def test_newest_event_query_runs_again_only_after_a_write(trained, read_client, settings):
+    """With per-process caches (no shared stamp) a repeat answer reads the SQLite gate, not
+    the user's newest event; a new event makes the next answer query again."""
+    from django.utils import timezone
+
+    from catalog.models import Interaction, Item, User
+
+    settings.ENGINE_FRESHNESS_BY_SIGNAL = False
+    read_client.get(URL, {"user_id": "p1", "n": 2})
+    assert queries_of(read_client, "p1") == []
+    Interaction.objects.create(
+        user=User.objects.get(external_id="p1"),
+        item=Item.objects.get(external_id="book-1"),
+        event_type="view",
+        timestamp=timezone.now(),
+    )
+    assert any("interaction" in sql for sql in queries_of(read_client, "p1"))

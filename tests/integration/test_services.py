@@ -1,6 +1,7 @@
 """The platform against real services: PostgreSQL, Redis (cache and broker), a Celery worker."""
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 from django.test.utils import override_settings
@@ -73,24 +74,67 @@ def test_events_posted_land_in_postgresql(write_client):
 
 
 @pytest.mark.django_db
-def test_freshness_stamp_read_directly_matches_the_cache_and_survives_a_dropped_connection():
-    """The per-request stamp read bypasses django-redis: it must decode what django-redis
-    wrote, see a bump at once, and answer after Redis drops its connection."""
+def test_freshness_stamps_are_kept_in_process_until_redis_invalidates_them(monkeypatch):
+    """The per-request stamp read is served from this process while Redis has not pushed an
+    invalidation: a repeat read sends nothing, a write by any connection is seen by the next
+    read, and a dropped connection or a flushed database forgets what was kept."""
+    from django.core.cache import cache
     from django_redis import get_redis_connection
 
     from engine import serving
 
+    other = get_redis_connection("default")  # another connection, as another process would use
     serving.bump_freshness(["s1"])
     stamp = serving.freshness_of(["s1"])["s1"]  # through the cache API
     assert serving.freshness_stamp("s1") == stamp
-    assert serving._stamps._local.connection.is_connected  # read over the kept connection
-    serving.bump_freshness(["s1"])
+    tracked = serving._stamps._local.connection
+    sent = []
+    monkeypatch.setattr(tracked, "send_command", lambda *args, **kw: sent.append(args))
+    assert serving.freshness_stamp("s1") == stamp
+    assert sent == []  # the repeat read was served in process
+    monkeypatch.undo()
+
+    pings = []
+    monkeypatch.setattr(redis.Redis, "ping", lambda self, **kw: pings.append(self) or True)
+    serving.bump_freshness(["s1"])  # the events receiver's write, then the barrier
+    assert len(pings) == 1
+    monkeypatch.undo()
     bumped = serving.freshness_stamp("s1")
     assert bumped != stamp and bumped == serving.freshness_of(["s1"])["s1"]
+    other.set(cache.make_key(serving.freshness_key("s1")), 12345)
+    other.ping()  # the barrier every stamp writer waits for
+    assert serving.freshness_stamp("s1") == 12345
 
-    kept = serving._stamps._local.connection
-    kept.send_command("CLIENT", "ID")
-    get_redis_connection("default").client_kill_filter(_id=kept.read_response())
-    assert serving.freshness_stamp("s1") == bumped  # the dropped connection's read falls back
-    assert serving.freshness_stamp("s1") == bumped  # and the next one reconnects
-    assert serving.freshness_stamp("nobody") == serving.freshness_of(["nobody"])["nobody"]
+    tracked.send_command("CLIENT", "ID")
+    other.client_kill_filter(_id=tracked.read_response())
+    assert serving.freshness_stamp("s1") == 12345  # read through the cache API this time
+    assert serving.freshness_stamp("s1") == 12345  # and kept again on a new connection
+    serving.bump_freshness(["s1"])
+    assert serving.freshness_stamp("s1") not in (12345, None)  # tracked again after reconnect
+
+    other.flushdb()
+    other.ping()
+    fresh = serving.freshness_stamp("s1")  # the flush took the kept stamp too: a new one
+    assert fresh not in (12345, None) and fresh == serving.freshness_of(["s1"])["s1"]
+
+
+@pytest.mark.django_db
+def test_a_large_invalidation_backlog_is_read_to_the_end(monkeypatch):
+    """Redis writes at most 64 KB to a client per event-loop pass: a reader that finds a big
+    backlog round-trips a PING (what Redis held back comes before the PONG), so none of many
+    bumps is missed."""
+    from engine import serving
+
+    users = [f"bulk{n}" for n in range(5000)]
+    serving.freshness_of(users)
+    before = {user: serving.freshness_stamp(user) for user in users}  # all tracked
+    serving.bump_freshness(users)  # 5,000 invalidations, about 350 KB
+    tracked = serving._stamps._local.connection
+    sent = []
+    send = tracked.send_command
+    monkeypatch.setattr(
+        tracked, "send_command", lambda *args, **kw: sent.append(args) or send(*args, **kw)
+    )
+    assert serving.freshness_stamp(users[0]) != before[users[0]]
+    assert sent[0] == ("PING",)
+    assert all(serving.freshness_stamp(user) != before[user] for user in users)

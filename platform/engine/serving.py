@@ -354,7 +354,7 @@ def freshness_key(user_id: str) -> str:
 
 def new_stamp() -> int:
     """A fresh stamp: random, so it matches no list stored before it; an integer, which
-    django-redis stores as plain digits, so :class:`_StampReader` reads it without unpickling."""
+    django-redis stores as plain digits, so :class:`_TrackedStamps` reads it without unpickling."""
     return secrets.randbits(62)
 
 
@@ -369,7 +369,7 @@ def clear_freshness(user_id: str) -> None:
     _after_stamp_writes()
 
 
-def freshness_of(user_ids: list[str]) -> dict[str, str]:
+def freshness_of(user_ids: list[str]) -> dict[str, Any]:
     """Each user's current stamp, starting one where there is none (first use or evicted).
 
     Read it *before* reading the user's events: an event committed later bumps the stamp after

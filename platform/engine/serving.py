@@ -412,8 +412,8 @@ class _TrackedStamps:
         self._local = threading.local()
 
     def get(self, key: str) -> Any:
-        client = getattr(cache, "client", None)
-        if not hasattr(client, "get_client"):  # not django-redis
+        client = _redis_client()
+        if client is None:
             return cache.get(key)
         made, local = cache.make_key(key), self._local
         try:
@@ -472,11 +472,17 @@ class _TrackedStamps:
 _stamps = _TrackedStamps()
 
 
+def _redis_client():
+    """The default cache's django-redis client, or None for any other cache backend."""
+    client = getattr(cache, "client", None)
+    return client if hasattr(client, "get_client") else None
+
+
 def _after_stamp_writes() -> None:
     """See :class:`_TrackedStamps`: once this returns, every process tracking a written stamp
     has its invalidation in its socket."""
-    client = getattr(cache, "client", None)
-    if hasattr(client, "get_client"):
+    client = _redis_client()
+    if client is not None:
         client.get_client(write=True).ping()
 
 

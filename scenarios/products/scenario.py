@@ -235,7 +235,7 @@ class ServingState:
     global_scores: np.ndarray
     event_weights: dict[str, float]  # read once per load: real-time fold-in needs them per request
     similar_index: ExactIndex | FaissIndex | None = None  # item vectors, for similar items
-    snapshot_generation: tuple | None = None
+    snapshot_build: int | None = None
     catalog_rows: np.ndarray | None = None  # model item index -> catalog row (-1 if gone)
     model_index: np.ndarray | None = None  # catalog row -> model item index (-1 if new)
 
@@ -245,14 +245,14 @@ class ServingState:
         return np.argsort(-self.global_scores, kind="stable")
 
     def align(self, snapshot: CatalogSnapshot) -> None:
-        if self.snapshot_generation == snapshot.generation:
+        if self.snapshot_build == snapshot.build:
             return
         self.catalog_rows = snapshot.rows(self.items.ids)
         index = np.full(len(snapshot.ids), -1, dtype=np.int64)
         known = self.catalog_rows >= 0
         index[self.catalog_rows[known]] = np.flatnonzero(known)
         self.model_index = index
-        self.snapshot_generation = snapshot.generation
+        self.snapshot_build = snapshot.build
 
 
 _memo = serving.ArtifactMemo()

@@ -26,7 +26,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from engine import registry
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
@@ -406,6 +406,7 @@ class _TrackedStamps:
 
     def __init__(self):
         self._local = threading.local()
+        self.unsupported = False  # the server refused RESP3 or tracking: read every time
         os.register_at_fork(after_in_child=self.reset)  # never share a socket with the parent
 
     def reset(self) -> None:
@@ -413,7 +414,7 @@ class _TrackedStamps:
 
     def get(self, key: str) -> Any:
         client = _redis_client()
-        if client is None:
+        if client is None or self.unsupported:
             return cache.get(key)
         made, local = cache.make_key(key), self._local
         try:
@@ -423,6 +424,10 @@ class _TrackedStamps:
                 return local.stamps[made]
             connection.send_command("GET", made)
             value = connection.read_response()  # invalidations before the reply are handled
+        except ResponseError:  # HELLO 3 or CLIENT TRACKING refused (Redis < 6, a restricted proxy)
+            self.unsupported = True
+            self.reset()
+            return cache.get(key)
         except (OSError, RedisError):
             self.reset()  # a new connection (and an empty memo) next time
             return cache.get(key)
@@ -447,7 +452,7 @@ class _TrackedStamps:
         connection._parser.set_invalidation_push_handler(self._invalidate)
         connection.send_command("CLIENT", "TRACKING", "ON")
         if connection.read_response() != b"OK":
-            raise RedisError("CLIENT TRACKING ON was refused")
+            raise ResponseError("CLIENT TRACKING ON was refused")
 
     def _invalidate(self, message) -> None:
         keys = message[1]

@@ -138,3 +138,26 @@ def test_a_large_invalidation_backlog_is_read_to_the_end(monkeypatch):
     assert serving.freshness_stamp(users[0]) != before[users[0]]
     assert sent[0] == ("PING",)
     assert all(serving.freshness_stamp(user) != before[user] for user in users)
+
+
+@pytest.mark.django_db
+def test_a_server_refusing_tracking_gets_a_plain_read_per_request(monkeypatch):
+    """Where Redis (or a proxy in front of it) refuses RESP3 or CLIENT TRACKING, every read
+    goes through the cache API, without trying a new connection per request."""
+    from engine import serving
+
+    reader = serving._TrackedStamps()
+    tries = []
+
+    def refuse(self, connection):
+        tries.append(connection)
+        raise redis.exceptions.ResponseError("unknown command 'CLIENT|TRACKING'")
+
+    monkeypatch.setattr(serving._TrackedStamps, "_track", refuse)
+    key = serving.freshness_key("s2")
+    serving.bump_freshness(["s2"])
+    stamp = serving.freshness_of(["s2"])["s2"]
+    assert reader.get(key) == stamp
+    serving.bump_freshness(["s2"])
+    assert reader.get(key) == serving.freshness_of(["s2"])["s2"] != stamp
+    assert len(tries) == 1 and reader.unsupported

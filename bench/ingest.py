@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform as stdlib_platform
-import re
 import socket
 import subprocess
 import sys
@@ -36,9 +35,9 @@ import httpx
 import numpy as np
 import psycopg
 from psycopg import sql
+from results_file import RESULTS, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Ingestion (bench-ingest)"
 EVENT_TYPES = ("view", "view", "view", "view", "add_to_cart", "purchase")
 
@@ -286,17 +285,6 @@ def render(args, latencies, accepted, wall, cpu, load_note, server_version) -> s
             "",
         ]
     )
-
-
-def write_section(section: str) -> None:
-    """Replace our section of RESULTS.md (re-read just before writing), or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n")
 
 
 def main(argv=None) -> None:

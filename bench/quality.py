@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from results_file import write_section  # noqa: E402
+
 import ml.models  # noqa: E402, F401  (registers every model)
 from ml.base import MODEL_REGISTRY, top_n  # noqa: E402
 from ml.data import Interactions  # noqa: E402
@@ -48,7 +50,6 @@ SEED = 42
 # data as the final fit; the same split serves every model, ours and peers.
 VALIDATION_RATIO = 0.9
 K = 10
-RESULTS_FILE = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Quality (bench-quality)"
 
 # Grids searched on the validation split. Each gets at most --trials fits (sampled, seeded).
@@ -365,14 +366,7 @@ def write_results(table: str, notes: list[str], command: str) -> None:
             "",
         ]
     )
-    text = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + ("\n" + text[end + 1 :] if end != -1 else "")
-    RESULTS_FILE.write_text(text)
+    write_section(body)
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:

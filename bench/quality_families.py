@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from results_file import write_section  # noqa: E402
+
 from ml.datasets.common import dataset_path  # noqa: E402
 from ml.evaluation import markdown_table  # noqa: E402
 from ml.metrics.classification import expected_calibration_error, log_loss, roc_auc  # noqa: E402
@@ -30,7 +32,6 @@ from ml.metrics.text import accuracy_at_1, recall_at_k  # noqa: E402
 from ml.metrics.uplift import qini_coefficient, uplift_at_k  # noqa: E402
 
 SECTION = "## Quality: other families"
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SEED = 0
 
 
@@ -537,21 +538,6 @@ FAMILIES = {
 }
 
 
-def write_results_section(body: str) -> None:
-    """Replace (or append) this script's section of bench/RESULTS.md, leaving the rest alone.
-    The file is shared: it is re-read right before writing."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{SECTION}\n\n{body.strip()}\n"
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        following = text.find("\n## ", start + len(SECTION))
-        end = len(text) if following < 0 else following + 1
-        text = text[:start] + section + ("\n" + text[end:] if following >= 0 else "")
-    RESULTS.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(FAMILIES)}")
@@ -583,7 +569,7 @@ def main(argv: list[str] | None = None) -> str:
     )
     body = header + "\n\n" + "\n\n".join(parts) + "\n\n" + "\n".join(f"- {n}" for n in notes)
     if not args.no_write and args.only is None:
-        write_results_section(body)
+        write_section(f"{SECTION}\n\n{body.strip()}\n")
     return body
 
 

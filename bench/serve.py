@@ -35,9 +35,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from results_file import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Serving (bench-serve)"
 THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/recoplatform_bench")
@@ -482,16 +482,6 @@ def table(rows: list[dict], args, training: dict | None, skipped: str | None, lo
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
-    if pattern.search(text):
-        text = pattern.sub(section.rstrip("\n") + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
@@ -526,7 +516,7 @@ def main() -> None:
     section = table(rows, args, training, skipped, load)
     print("\n" + section)
     if not args.no_write:
-        write_results(section)
+        write_section(section)
 
 
 if __name__ == "__main__":

@@ -175,18 +175,24 @@ def worker_database_url() -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
-def start_worker(services: Services, log_path: Path) -> WorkerProcess:
-    name = f"integration-{os.getpid()}@{socket.gethostname()}"
-    env = {
+def service_environment(services: Services, var_dir: Path) -> dict[str, str]:
+    """Environment of a child process (worker, API server) on this session's test database,
+    Redis database and artifacts folder."""
+    return {
         **os.environ,
         "DATABASE_URL": worker_database_url(),
         "CELERY_BROKER_URL": services.broker_url,
         "REDIS_URL": services.cache_url,
         "RECO_ARTIFACTS_DIR": str(services.artifacts_dir),
-        "RECO_VAR_DIR": str(log_path.parent),
+        "RECO_VAR_DIR": str(var_dir),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def start_worker(services: Services, log_path: Path) -> WorkerProcess:
+    name = f"integration-{os.getpid()}@{socket.gethostname()}"
+    env = service_environment(services, log_path.parent)
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
         "-Q", QUEUES, "--pool", "solo", "--concurrency", "1", "-n", name,
@@ -265,3 +271,44 @@ def wait_until(request):
             time.sleep(interval)
 
     return wait
+
+
+@pytest.fixture
+def api_server(celery_worker, integration_services, tmp_path):
+    """gunicorn with the project's config and two sync workers on the test database and the
+    claimed Redis: the processes a storefront's requests really spread over."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **service_environment(integration_services, tmp_path),
+        "WEB_CONCURRENCY": "2",
+        "DJANGO_DEBUG": "0",
+        "API_KEY_THROTTLE_RATE": "",
+    }
+    log = (tmp_path / "gunicorn.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--chdir", "platform"]
+        + ["--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        "gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text()
+                    )
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

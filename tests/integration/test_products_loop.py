@@ -1,10 +1,11 @@
 """The products loop on real services: import through the worker, train on the worker, promote,
 serve from the lists the scoring queue wrote to Redis, post an event, see the answer change."""
 
+import httpx
 import pytest
 from django.conf import settings
 
-from catalog.models import Interaction
+from catalog.models import ApiKey, Interaction
 from catalog.tasks import import_dataset
 from engine.models import ModelVersion, ScenarioConfig
 from engine.serving import bump_freshness, freshness_of, load_list
@@ -31,9 +32,9 @@ def ids(response) -> list[str]:
     return [item["item_id"] for item in response.json()["items"]]
 
 
-def test_import_train_promote_serve_and_react_to_an_event(
-    celery_worker, wait_until, tmp_path, read_client, write_client
-):
+def train_on_the_worker(wait_until, tmp_path) -> ModelVersion:
+    """Import the planted store and train item-kNN through the queue; the promoted version,
+    once the scoring queue has written every user's list."""
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "tasks must travel through Redis here"
     reset_engine_state()
     import_dataset.delay("csv", str(planted_csv(tmp_path / "events.csv")))
@@ -55,6 +56,13 @@ def test_import_train_promote_serve_and_react_to_an_event(
         timeout=60,
         message="the scoring queue wrote no lists",
     )
+    return version
+
+
+def test_import_train_promote_serve_and_react_to_an_event(
+    celery_worker, wait_until, tmp_path, read_client, write_client
+):
+    version = train_on_the_worker(wait_until, tmp_path)
     assert load_list("products", version.pk, "p1") is not None  # written by the worker to Redis
 
     url = "/api/v1/products/recommendations"
@@ -101,3 +109,43 @@ def test_import_train_promote_serve_and_react_to_an_event(
     )
     for user in ("p2", "b2"):
         assert load_list("products", version.pk, user)["stamp"] == freshness_of([user])[user]
+
+
+def test_every_answer_after_a_purchase_leaves_the_item_out_whichever_worker_answers(
+    wait_until, tmp_path, api_server
+):
+    """Two gunicorn workers keep the stamps they read, invalidated by Redis: a purchase posted
+    to one worker must be reflected by the very next answer, from either of them."""
+    version = train_on_the_worker(wait_until, tmp_path)
+    _, read_key = ApiKey.create_key("storefront-read", ["read"])
+    _, write_key = ApiKey.create_key("storefront-write", ["read", "write"])
+    reader = httpx.Client(base_url=api_server, headers={"Authorization": f"Api-Key {read_key}"})
+    writer = httpx.Client(base_url=api_server, headers={"Authorization": f"Api-Key {write_key}"})
+
+    def answer(user: str) -> list[str]:
+        response = reader.get("/api/v1/products/recommendations", params={"user_id": user, "n": 3})
+        assert response.status_code == 200, response.text
+        assert response.json()["model_version"] == version.pk
+        return [item["item_id"] for item in response.json()["items"]]
+
+    wait_until(  # each worker rereads the promoted version within VERSION_CHECK_SECONDS
+        lambda: all(
+            reader.get("/api/v1/products/recommendations", params={"user_id": "p1"}).json()[
+                "model_version"
+            ]
+            == version.pk
+            for _ in range(4)
+        ),
+        message="the API server never served the promoted version",
+    )
+    checked = 0
+    for _ in range(4):
+        for user in [f"p{u}" for u in range(1, 7)] + [f"b{u}" for u in range(1, 7)]:
+            for _ in range(3):  # both workers answer from (and keep) the current stamp
+                bought = answer(user)[0]
+            event = {"user_id": user, "item_id": bought, "type": "purchase"}
+            assert writer.post("/api/v1/events", json=event).status_code in (200, 201)
+            after = answer(user)
+            assert bought not in after, f"{user} bought {bought} and was offered it again"
+            checked += 1
+    assert checked == 48

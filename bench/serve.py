@@ -42,7 +42,15 @@ SECTION = "## Serving (bench-serve)"
 THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/recoplatform_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-REDIS_LOCK_KEY = "recoplatform:integration-session"  # integration runs skip a db holding it
+REDIS_LOCK_KEY = "recoplatform:integration-session"
+# --model: the products settings the bench store trains with, and how the table names them.
+STORE_MODELS = {
+    "itemknn": (
+        {"model": "itemknn", "hyperparameters": {"neighbours": 50}},
+        "item-kNN (50 neighbours)",
+    ),
+    "als": ({"model": "als"}, "ALS (the products default settings)"),
+}  # integration runs skip a db holding it
 
 SETUP = r"""
 import json, sys, time
@@ -91,7 +99,7 @@ with connection.cursor() as cursor:
     else:
         cursor.execute("ANALYZE")
 config = ScenarioConfig.for_slug("products")
-config.settings = {{"model": "itemknn", "hyperparameters": {{"neighbours": 50}}}}
+config.settings = {settings}
 config.save()
 started = time.monotonic()
 call_command("train", "products", "--wait")
@@ -339,7 +347,13 @@ def bench_backend(backend: str, args) -> list[dict]:
     env = backend_env(backend, var_dir)
     print(f"[{backend}] building the store and training ...", flush=True)
     setup = run_json(
-        SETUP.format(n_items=args.items, n_users=args.users, per_user=args.per_user), env
+        SETUP.format(
+            n_items=args.items,
+            n_users=args.users,
+            per_user=args.per_user,
+            settings=repr(STORE_MODELS[args.model][0]),
+        ),
+        env,
     )
     key, version = setup["key"], setup["version"]
     print(
@@ -428,7 +442,7 @@ def table(rows: list[dict], args, training: dict | None, skipped: str | None, lo
         f"({stdlib_platform.machine()}), Python {stdlib_platform.python_version()}, shared with "
         f"other work (1-min load average {load} at the start), so figures are lower bounds.",
         f"Store: {args.items:,} items, {args.users:,} users, about {args.per_user} events each; "
-        "products scenario on item-kNN (50 neighbours). Server: gunicorn with the project's "
+        f"products scenario on {STORE_MODELS[args.model][1]}. Server: gunicorn with the project's "
         "`gunicorn.conf.py` (2 sync workers"
         + (f"; plus `{args.gunicorn_args}`" if args.gunicorn_args else "")
         + ", "
@@ -496,6 +510,9 @@ def main() -> None:
     )
     parser.add_argument("--hot-users", type=int, default=1_000, help="users in the precomputed row")
     parser.add_argument("--backends", default="embedded,postgresql+redis")
+    parser.add_argument(
+        "--model", choices=sorted(STORE_MODELS), default="itemknn", help="bench store's model"
+    )
     parser.add_argument("--movielens", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--movielens-model", default="als")
     parser.add_argument("--no-write", action="store_true", help="print only")

@@ -424,7 +424,9 @@ class _TrackedStamps:
                 return local.stamps[made]
             connection.send_command("GET", made)
             value = connection.read_response()  # invalidations before the reply are handled
-        except ResponseError:  # HELLO 3 or CLIENT TRACKING refused (Redis < 6, a restricted proxy)
+        except (ResponseError, TypeError):
+            # HELLO 3 or CLIENT TRACKING refused (Redis < 6, a restricted proxy), or a pool
+            # whose connections need more than its keyword arguments (Sentinel)
             self.unsupported = True
             self.reset()
             return cache.get(key)

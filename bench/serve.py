@@ -42,7 +42,7 @@ SECTION = "## Serving (bench-serve)"
 THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/recoplatform_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-REDIS_LOCK_KEY = "recoplatform:integration-session"
+REDIS_LOCK_KEY = "recoplatform:integration-session"  # integration runs skip a db holding it
 # --model: the products settings the bench store trains with, and how the table names them.
 STORE_MODELS = {
     "itemknn": (
@@ -50,7 +50,7 @@ STORE_MODELS = {
         "item-kNN (50 neighbours)",
     ),
     "als": ({"model": "als"}, "ALS (the products default settings)"),
-}  # integration runs skip a db holding it
+}
 
 SETUP = r"""
 import json, sys, time

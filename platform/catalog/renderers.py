@@ -3,8 +3,9 @@
 Encoding a recommendation list with the standard library took about a tenth of a cached
 answer's time in the server. Types orjson does not know (Decimal, lazy translations, dates,
 which DRF formats its own way) go through DRF's encoder, and anything orjson refuses outright
-(integers wider than 64 bits) or an indented answer falls back to DRF's renderer, so only the
-speed differs.
+(integers wider than 64 bits) or an indented answer falls back to DRF's renderer. Only the
+speed differs, and one thing more: a NaN or infinite float, which DRF refuses with an error (a
+500), is sent as null.
 """
 
 import orjson

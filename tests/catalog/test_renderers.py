@@ -62,3 +62,8 @@ def test_what_orjson_cannot_do_falls_back_to_drf(data, media_type):
 
 def test_nothing_renders_as_an_empty_body():
     assert FastJSONRenderer().render(None) == b""
+
+
+def test_a_float_json_cannot_hold_is_sent_as_null_not_an_error():
+    body = FastJSONRenderer().render({"score": float("nan"), "bound": float("inf")})
+    assert json.loads(body) == {"score": None, "bound": None}

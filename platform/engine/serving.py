@@ -441,7 +441,9 @@ class _TrackedStamps:
         return stamp
 
     def _connect(self, client):
-        pool = client.get_client(write=False).connection_pool
+        # The primary, as for writes: a replica applies a write (and its invalidation) later
+        # than the PING barrier on the primary returns.
+        pool = client.get_client(write=True).connection_pool
         connection = pool.connection_class(**{**pool.connection_kwargs, "protocol": 3})
         connection.register_connect_callback(self._track)  # also after a reconnect
         self._local.connection = connection

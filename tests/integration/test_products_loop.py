@@ -138,7 +138,6 @@ def test_every_answer_after_a_purchase_leaves_the_item_out_whichever_worker_answ
         ),
         message="the API server never served the promoted version",
     )
-    checked = 0
     for _ in range(4):
         for user in [f"p{u}" for u in range(1, 7)] + [f"b{u}" for u in range(1, 7)]:
             for _ in range(3):  # both workers answer from (and keep) the current stamp
@@ -147,5 +146,5 @@ def test_every_answer_after_a_purchase_leaves_the_item_out_whichever_worker_answ
             assert writer.post("/api/v1/events", json=event).status_code in (200, 201)
             after = answer(user)
             assert bought not in after, f"{user} bought {bought} and was offered it again"
-            checked += 1
-    assert checked == 48
+    reader.close()
+    writer.close()

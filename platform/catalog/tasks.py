@@ -6,8 +6,8 @@
   import does not hold a web request. Re-running it is harmless: event ids are derived from the
   file's content, so rows already imported count as duplicates.
 
-Both go to the ``default`` queue: no route in ``engine.queues`` matches ``catalog.*``, and the
-per-task ``queue`` attribute is deprecated in Celery 5.7 in favour of ``task_routes``.
+Both go to the ``default`` queue (Celery's ``task_default_queue``); every other queue is named by
+whoever enqueues (see ``engine.queues``).
 """
 
 import io

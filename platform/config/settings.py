@@ -53,12 +53,12 @@ INSTALLED_APPS = [
     "engine",
 ]
 
-# Scenario plugins: the enabled apps (RECO_SCENARIOS, comma-separated) plus any pip-installed
-# package declaring an entry point in the "recoplatform.scenarios" group (see engine.plugins).
-from engine import queues as engine_queues  # noqa: E402
-from engine.plugins import scenario_apps  # noqa: E402
+# Scenario plugins: the enabled apps (RECO_SCENARIOS, comma-separated app paths; default: every
+# app under scenarios/) plus any pip-installed package declaring an entry point in the
+# "recoplatform.scenarios" group (see engine.plugins).
+from engine.plugins import bundled_scenarios, scenario_apps  # noqa: E402
 
-RECO_SCENARIOS = env_list("RECO_SCENARIOS", ["scenarios.products"])
+RECO_SCENARIOS = env_list("RECO_SCENARIOS", bundled_scenarios(BASE_DIR / "scenarios"))
 INSTALLED_APPS += scenario_apps(RECO_SCENARIOS)
 
 MIDDLEWARE = [
@@ -160,7 +160,6 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = engine_queues.TASK_ROUTES
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 

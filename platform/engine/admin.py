@@ -12,13 +12,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from engine import plots, registry, versions
-from engine.api import MAX_N
+from engine import pipeline, plots, registry, versions
+from engine.attribution import arm_daily, arm_stats
 from engine.experiments import compare_outcomes
 from engine.forms import PREFIX, has_setting_fields, settings_form_for
+from engine.kinds import MAX_N
 from engine.models import Experiment, ImpressionCount, ModelVersion, ScenarioConfig
+from engine.routing import route_for
 from engine.scenario import Kind, RecommendationRequest
-from engine.serving import arm_daily, arm_stats, route_for
 
 
 def _pretty(value) -> str:
@@ -70,6 +71,7 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
     and last versions and the held-out metric of every version so far."""
 
     list_display = ["slug", "title", "served_version", "last_version", "updated_at"]
+
     state_fields = [
         "preview_link",
         "served_version",
@@ -116,8 +118,8 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
         if not n.isdigit() or not 1 <= int(n) <= MAX_N:
             return {"error": f"n must be a whole number from 1 to {MAX_N}"}
         route = route_for(scenario.slug, user_id)
-        answer = scenario.recommend(
-            RecommendationRequest(user_id=user_id, n=int(n)), route.version_id
+        answer = pipeline.recommend(
+            scenario, RecommendationRequest(user_id=user_id, n=int(n)), route.version_id
         )
         ids = [item.item_id for item in answer.items]
         titles = dict(Item.objects.filter(external_id__in=ids).values_list("external_id", "title"))

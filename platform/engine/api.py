@@ -2,102 +2,40 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from engine import registry, serving
+from engine.attribution import arm_stats
 from engine.experiments import compare_outcomes
+from engine.kinds import ANSWERS, QUERIES
 from engine.models import Experiment, ModelVersion
 from engine.scenario import InvalidRequest, ItemNotFound, RecommendationRequest
 
-MAX_N = 100
-_PLAIN_QUERY = {"user_id", "n"}
 
-
-class RecommendationQuery(serializers.Serializer):
-    """Query parameters every user -> items call accepts."""
-
-    user_id = serializers.CharField(max_length=255)
-    n = serializers.IntegerField(min_value=1, max_value=MAX_N, default=10)
-    exclude = serializers.CharField(
-        required=False, allow_blank=True, help_text="Comma-separated item ids never to return."
-    )
-    category = serializers.CharField(required=False, max_length=255)
-    min_price = serializers.DecimalField(
-        required=False, max_digits=12, decimal_places=2, min_value=0
-    )
-    max_price = serializers.DecimalField(
-        required=False, max_digits=12, decimal_places=2, min_value=0
-    )
-
-    def validate(self, attrs):
-        low, high = attrs.get("min_price"), attrs.get("max_price")
-        if low is not None and high is not None and low > high:
-            raise serializers.ValidationError(
-                {"min_price": f"min_price ({low}) must not exceed max_price ({high})"}
-            )
-        return attrs
-
-    @classmethod
-    def request_from(cls, query_params) -> RecommendationRequest:
-        """The request of a valid query; 400 naming the field otherwise.
-
-        The common query, ``user_id`` and ``n`` alone, is read directly: a serializer instance
-        deep-copies its fields and costs about a fifth of a cached recommendation. Anything
-        else, or any value the direct read is unsure of, goes through the serializer, which
-        stays the one place that words errors.
-        """
-        if set(query_params) <= _PLAIN_QUERY:
-            user_id = query_params.get("user_id", "").strip()
-            n = query_params.get("n", "10")
-            if (
-                user_id
-                and len(user_id) <= 255
-                and user_id.isprintable()  # the serializer refuses NUL and surrogates
-                and n.isascii()
-                and n.isdigit()
-                and 1 <= int(n) <= MAX_N
-            ):
-                return RecommendationRequest(user_id=user_id, n=int(n), filters={"category": None})
-        serializer = cls(data=query_params)
-        serializer.is_valid(raise_exception=True)
-        return serializer.to_request()
-
-    def to_request(self) -> RecommendationRequest:
-        data = self.validated_data
-        filters = {"category": data.get("category")}
-        for bound in ("min_price", "max_price"):
-            if data.get(bound) is not None:
-                filters[bound] = float(data[bound])
-        return RecommendationRequest(
-            user_id=data["user_id"],
-            n=data["n"],
-            exclude=[i.strip() for i in data.get("exclude", "").split(",") if i.strip()],
-            filters=filters,
+def _generic_parameters() -> list[OpenApiParameter]:
+    """Every kind's query parameters, each optional here: which apply depends on the kind."""
+    fields: dict[str, serializers.Field] = {}
+    kinds: dict[str, list[str]] = {}
+    for kind, query in QUERIES.items():
+        for name, field in query().fields.items():
+            fields.setdefault(name, field)
+            kinds.setdefault(name, []).append(str(kind))
+    return [OpenApiParameter("slug", str, "path")] + [
+        OpenApiParameter(
+            name,
+            int if isinstance(field, serializers.IntegerField) else str,
+            description=f"{field.help_text or ''} Read by: {', '.join(kinds[name])}.".strip(),
         )
-
-
-RECOMMENDATION = inline_serializer(
-    "Recommendation",
-    {
-        "recommendation_id": serializers.CharField(),
-        "scenario": serializers.CharField(),
-        "model_version": serializers.IntegerField(allow_null=True),
-        "cold_start": serializers.BooleanField(),
-        "fallback": serializers.BooleanField(),
-        "items": inline_serializer(
-            "RecommendedItem",
-            {
-                "item_id": serializers.CharField(),
-                "score": serializers.FloatField(),
-                "reason": serializers.CharField(),
-            },
-            many=True,
-        ),
-    },
-)
+        for name, field in fields.items()
+    ]
 
 
 def scenario_or_404(slug: str):
@@ -175,16 +113,27 @@ class ScenarioListView(APIView):
 
 
 class GenericRecommendationsView(ScenarioView):
-    """``GET /api/v1/scenarios/<slug>/recommendations``: any scenario, user -> items."""
+    """``GET /api/v1/scenarios/<slug>/recommendations``: any scenario, with its kind's query."""
 
     @extend_schema(
-        summary="Recommendations from any installed scenario",
-        parameters=[RecommendationQuery, OpenApiParameter("slug", str, "path")],
-        responses=RECOMMENDATION,
+        summary="Answers from any installed scenario, in the shape of its kind",
+        description=(
+            "The query parameters a scenario reads depend on its kind (GET /api/v1/scenarios "
+            "lists each scenario's kind): user_items reads user_id and the filters, item_items "
+            "item_id, basket_items item_ids, slot_ads slot (and user_id, device, item_id, "
+            "hour), user_offers and user_users user_id, query_answers query (and user_id, "
+            "language)."
+        ),
+        parameters=_generic_parameters(),
+        responses=PolymorphicProxySerializer(
+            component_name="KindAnswer",
+            serializers=list(dict.fromkeys(ANSWERS.values())),
+            resource_type_field_name=None,
+        ),
     )
     def get(self, request, slug: str):
-        scenario_or_404(slug)
-        return self.answer(RecommendationQuery.request_from(request.query_params), slug)
+        scenario = scenario_or_404(slug)
+        return self.answer(QUERIES[scenario.kind].request_from(request.query_params), slug)
 
 
 ARM_RESULT = inline_serializer(
@@ -264,7 +213,7 @@ class ExperimentResultsView(APIView):
 def experiment_result(experiment: Experiment) -> dict:
     """One experiment's arms and comparisons (as in the admin); NaN-free for JSON."""
     arms = (("control", experiment.control_id), ("treatment", experiment.treatment_id))
-    stats = [serving.arm_stats(experiment.scenario, version_id, arm) for arm, version_id in arms]
+    stats = [arm_stats(experiment.scenario, version_id, arm) for arm, version_id in arms]
     return {
         "id": experiment.pk,
         "name": experiment.name,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any, ClassVar
 
 from django.apps import AppConfig
-from django.utils.module_loading import import_string
+from django.utils.module_loading import import_string, module_has_submodule
 
 
 class EngineConfig(AppConfig):
@@ -17,7 +18,7 @@ class EngineConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from engine import signals
+        from engine import signals, tasks  # noqa: F401  (tasks: registered for queues.send)
 
         post_migrate.connect(signals.ensure_configs, sender=self)
 
@@ -26,8 +27,9 @@ class ScenarioAppConfig(AppConfig):
     """A scenario plugin declares itself here and is registered when Django starts.
 
     Subclasses set ``scenario_class`` (dotted path or class). Slug, title, version, default
-    settings and queues are read from the Scenario class so there is one place to change them;
-    ``api.py`` (with ``urlpatterns``), ``tasks.py`` and ``admin.py`` are found by file name.
+    settings, item kinds, feedback events and queues are read from the Scenario class so there
+    is one place to change them; ``api.py`` (with ``urlpatterns``), ``tasks.py`` and ``admin.py``
+    are found by file name (``tasks.py`` is imported here, so its tasks can be sent by name).
     """
 
     scenario_class: ClassVar[str | type] = ""
@@ -40,3 +42,5 @@ class ScenarioAppConfig(AppConfig):
         if isinstance(target, str):
             target = import_string(target)
         self.scenario = registry.register(target())
+        if module_has_submodule(self.module, "tasks"):
+            import_module(f"{self.name}.tasks")

@@ -1,16 +1,24 @@
-"""The serving pipeline every scenario shares: candidates -> filter -> rank -> re-rank -> explain.
+"""The serving pipeline every scenario shares: resolve -> candidates -> filter -> score ->
+re-rank -> explain, with the answer memo around it.
 
-A scenario produces candidates (rows of a catalog snapshot with scores); these functions are the
-common filter and re-rank stages, on numpy arrays so a request costs microseconds, not queries.
+:func:`recommend` runs a scenario's stages (its hooks, see :class:`engine.scenario.Scenario`)
+for one request; the helpers below are the common filter and re-rank steps, on numpy arrays so a
+request costs microseconds, not queries.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.memo import AnswerMemo, ArtifactMemo
+from engine.models import ModelVersion
+from engine.routing import routes
+from engine.scenario import Recommendation, RecommendationRequest, Scenario, ServingContext
+from engine.snapshot import snapshots
 from ml.rerank import mmr_order
 
 
@@ -83,3 +91,108 @@ def explore(
             rows[position] = pool.pop()
             reasons[position] = reason
     return Slate(rows, scores, reasons)
+
+
+# ---- the stages ------------------------------------------------------------------------------
+UNREADABLE = (ModelVersion.DoesNotExist, FileNotFoundError, ValueError, KeyError)
+
+
+class _LoadedStates:
+    """Each scenario's loaded versions in this process (a few per scenario), with the settings
+    each was trained with."""
+
+    def __init__(self):
+        self._memos: dict[str, ArtifactMemo] = {}
+        self._lock = threading.Lock()
+
+    def get(self, scenario: Scenario, version_id: int) -> tuple[object, dict]:
+        memo = self._memos.get(scenario.slug)
+        if memo is None:
+            with self._lock:
+                memo = self._memos.setdefault(scenario.slug, ArtifactMemo())
+        return memo.get(version_id, lambda: self._load(scenario, version_id))
+
+    @staticmethod
+    def _load(scenario: Scenario, version_id: int) -> tuple[object, dict]:
+        version = ModelVersion.objects.get(pk=version_id)
+        return scenario.load_state(version), scenario.effective_settings(version.settings)
+
+    def clear(self) -> None:
+        with self._lock:
+            for memo in self._memos.values():
+                memo.clear()
+
+
+states = _LoadedStates()
+answers = AnswerMemo()
+
+
+def serving_settings(scenario: Scenario, trained_with: dict | None) -> dict:
+    """A version's settings (the defaults when none) with the operator's current
+    ``request_time_settings`` on top."""
+    settings = dict(trained_with or scenario.default_settings)
+    saved = routes.saved_settings(scenario.slug)
+    settings.update((key, saved[key]) for key in scenario.request_time_settings if key in saved)
+    return settings
+
+
+def context_for(scenario: Scenario, version_id: int | None) -> ServingContext:
+    """The loaded version (None when untrained or unreadable: the fallback serves), its
+    settings and the catalog snapshot of the scenario's item kinds."""
+    state, trained_with = None, None
+    if version_id is not None:
+        try:
+            state, trained_with = states.get(scenario, version_id)
+        except UNREADABLE:
+            version_id = None
+    return ServingContext(
+        version_id=version_id,
+        state=state,
+        settings=serving_settings(scenario, trained_with),
+        snapshot=snapshots.get(scenario.item_kinds) if scenario.item_kinds else None,
+    )
+
+
+def recommend(
+    scenario: Scenario, request: RecommendationRequest, version_id: int | None
+) -> Recommendation:
+    """Answer ``request`` with version ``version_id`` of ``scenario`` (None: never trained)."""
+    context = context_for(scenario, version_id)
+    scenario.resolve(request, context)
+    key = scenario.memo_key(request, context)
+    if key is not None:
+        key = (scenario.slug, context.version_id, key)
+        if answers.holds(key):
+            kept = answers.get(key, scenario.memo_token(request, context))
+            if kept is not None:
+                return Recommendation(
+                    kept[0], model_version=context.model_version, item_bodies=kept[1]
+                )
+    slate = scenario.candidates(request, context)
+    allowed = scenario.allowed(request, context, slate)
+    if allowed is not None:
+        slate = slate.keep(allowed)
+    slate = scenario.score(request, context, slate)
+    slate = scenario.rerank(request, context, slate)
+    items = scenario.explain(request, context, slate)
+    if key is not None and not (context.cold_start or context.fallback):
+        token = scenario.memo_token(request, context)
+        answers.put(key, token, scenario.valid_until(context, items), items)
+    return Recommendation(
+        items,
+        model_version=context.model_version,
+        cold_start=context.cold_start,
+        fallback=context.fallback,
+        extra=context.extra,
+    )
+
+
+def warm_up(scenario: Scenario, version_id: int) -> None:
+    """Load what serving ``version_id`` needs before the first request."""
+    if scenario.item_kinds:
+        snapshots.get(scenario.item_kinds)
+    try:
+        states.get(scenario, version_id)
+    except UNREADABLE:
+        return
+    scenario.warm_up(version_id)

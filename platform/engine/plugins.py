@@ -6,6 +6,7 @@ dotted path of its AppConfig (or app module), e.g. ``tiny = "tiny_scenario.apps.
 """
 
 from importlib.metadata import entry_points
+from pathlib import Path
 
 ENTRY_POINT_GROUP = "recoplatform.scenarios"
 
@@ -23,3 +24,10 @@ def scenario_apps(enabled: list[str]) -> list[str]:
         if app not in apps:
             apps.append(app)
     return apps
+
+
+def bundled_scenarios(folder: Path) -> list[str]:
+    """``scenarios.<name>`` for every app folder (one with an ``apps.py``) under ``folder``."""
+    return sorted(
+        f"{folder.name}.{app.name}" for app in folder.iterdir() if (app / "apps.py").is_file()
+    )

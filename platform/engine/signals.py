@@ -1,15 +1,16 @@
 """Receivers that keep derived data in step with the catalog and the scenario settings."""
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from catalog.signals import events_ingested, user_erased
 from engine import registry
+from engine.freshness import bump_freshness, clear_freshness
+from engine.lists import drop_lists_of
 from engine.models import ModelVersion, ScenarioConfig
+from engine.routing import routes, served_versions
 from engine.schedules import sync_schedule
-from engine.serving import bump_freshness, clear_freshness, list_key, routes, served_versions
 from engine.versions import queue_refresh
 
 
@@ -26,7 +27,7 @@ def drop_lists_of_erased_user(sender, user_id: str, **kwargs):
         status__in=[ModelVersion.Status.PROMOTED, ModelVersion.Status.SUCCEEDED]
     ).values_list("scenario", "pk")
     known = {scenario.slug for scenario in registry.all_scenarios()}
-    cache.delete_many([list_key(slug, pk, user_id) for slug, pk in served if slug in known])
+    drop_lists_of(user_id, [(slug, pk) for slug, pk in served if slug in known])
     clear_freshness(user_id)
 
 

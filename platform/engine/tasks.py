@@ -1,15 +1,16 @@
 """Celery tasks of the engine: they take ids, are idempotent, and retry transient failures.
 
-Routing to the training / scoring queues is in :mod:`engine.queues`. A repeated delivery of
-``train_version`` finds the version no longer queued and does nothing; ``score_version`` skips a
-version that is no longer served.
+Whoever enqueues one names its queue (:func:`engine.queues.send`: a scenario's training and
+scoring runs go to the queues the scenario declares); the rest run on ``default``. A repeated
+delivery of ``train_version`` finds the version no longer queued and does nothing;
+``score_version`` skips a version that is no longer served.
 """
 
 from celery import shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
-from engine import versions
+from engine import impressions, versions
 
 RETRY = {
     "autoretry_for": (DatabaseError, ConnectionError),
@@ -50,9 +51,7 @@ def refresh_pending_lists() -> int:
 
 @shared_task(name="engine.flush_impressions", **RETRY)
 def flush_impressions() -> int:
-    from engine.serving import flush_impressions as flush
-
-    return flush()
+    return impressions.flush_impressions()
 
 
 @shared_task(name="engine.reap_stale_versions", **RETRY)

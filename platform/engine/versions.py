@@ -20,8 +20,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from engine import registry
+from engine.lists import store_lists
 from engine.models import Experiment, ModelVersion, ScenarioConfig
-from engine.serving import routes
+from engine.queues import SCORING, send
+from engine.routing import routes, served_versions
 
 logger = logging.getLogger(__name__)
 Status = ModelVersion.Status
@@ -37,8 +39,6 @@ def plot_path(version: ModelVersion) -> Path:
 
 def request_training(slug: str, triggered_by: str = "manual") -> ModelVersion:
     """Record a queued version and enqueue its training once the row is committed."""
-    from engine.tasks import train_version
-
     scenario = registry.get(slug)
     if not scenario.is_trainable():
         raise ValueError(f"scenario {slug!r} serves rules only; it has no model to train")
@@ -51,7 +51,9 @@ def request_training(slug: str, triggered_by: str = "manual") -> ModelVersion:
         primary_metric=scenario.primary_metric,
         triggered_by=triggered_by,
     )
-    transaction.on_commit(lambda: train_version.delay(version.pk))
+    transaction.on_commit(
+        lambda: send("engine.train_version", version.pk, queue=scenario.training_queue)
+    )
     return version
 
 
@@ -166,8 +168,7 @@ def maybe_promote(version: ModelVersion) -> bool:
 
 def promote(version: ModelVersion, note: str = "promoted by hand") -> ModelVersion:
     """Make ``version`` the served one; the previous one is retired. Rebuilds cached lists."""
-    from engine.tasks import score_version
-
+    queue = registry.get(version.scenario).scoring_queue
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if version.status not in (Status.SUCCEEDED, Status.RETIRED, Status.PROMOTED):
@@ -182,7 +183,7 @@ def promote(version: ModelVersion, note: str = "promoted by hand") -> ModelVersi
         version.promoted_at = now
         version.promotion_note = note
         version.save(update_fields=["status", "promoted_at", "promotion_note"])
-        transaction.on_commit(lambda: score_version.delay(version.pk))
+        transaction.on_commit(lambda: send("engine.score_version", version.pk, queue=queue))
     routes.forget(version.scenario)
     return version
 
@@ -206,8 +207,6 @@ def rollback(slug: str) -> ModelVersion:
 
 def run_scoring(version_id: int) -> int:
     """Precompute lists for active users with a served version; a no-op for any other version."""
-    from engine.serving import store_lists
-
     version = ModelVersion.objects.filter(pk=version_id).first()
     if version is None:
         return 0
@@ -229,8 +228,6 @@ def refresh_lists(user_ids: list[str]) -> int:
     """Recompute the precomputed lists of ``user_ids`` (their events just changed) for every
     served version of every scenario, so their next request reads a fresh list instead of
     computing one. Returns the lists written."""
-    from engine.serving import served_versions, store_lists
-
     written = 0
     for scenario in registry.all_scenarios():
         for version in ModelVersion.objects.filter(pk__in=served_versions(scenario.slug)):
@@ -265,19 +262,15 @@ def _refresh_store():
 
 def queue_refresh(user_ids: list[str]) -> None:
     """Add ``user_ids`` to the pending set; queue a drain task unless one is already on it."""
-    from engine.tasks import refresh_pending_lists
-
     client, pending, scheduled = _refresh_store()
     client.sadd(pending, *user_ids)
     if client.set(scheduled, 1, nx=True, ex=REFRESH_LEASE_SECONDS):
-        refresh_pending_lists.delay()
+        send("engine.score_pending_users", queue=SCORING)
 
 
 def drain_refresh_queue() -> int:
     """Refresh pending users' lists, a batch at a time; hand over to a new task if users remain.
     Returns the lists written."""
-    from engine.tasks import refresh_pending_lists
-
     client, pending, scheduled = _refresh_store()
     written = 0
     for _ in range(REFRESH_BATCHES_PER_TASK):
@@ -288,5 +281,5 @@ def drain_refresh_queue() -> int:
     client.delete(scheduled)
     # Users added after the last pop found the schedule held and queued nothing: queue for them.
     if client.scard(pending) and client.set(scheduled, 1, nx=True, ex=REFRESH_LEASE_SECONDS):
-        refresh_pending_lists.delay()
+        send("engine.score_pending_users", queue=SCORING)
     return written

@@ -4,7 +4,8 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
-from engine.api import MAX_N, RECOMMENDATION, RecommendationQuery, ScenarioView
+from engine.api import ScenarioView
+from engine.kinds import MAX_N, RECOMMENDATION, RecommendationQuery
 from engine.scenario import RecommendationRequest
 from scenarios.products.scenario import TRENDING_WINDOWS
 

@@ -61,11 +61,12 @@ class ProductsDataset:
         }
 
 
-def build_dataset(settings: dict[str, Any]) -> ProductsDataset:
+def build_dataset(settings: dict[str, Any], item_kinds: tuple[str, ...]) -> ProductsDataset:
+    """The weighted user x item matrix of events on items of ``item_kinds``."""
     weights = event_weights(settings)
-    rows = Interaction.objects.filter(event_type__in=list(weights)).values_list(
-        "user_id", "item_id", "event_type", "timestamp"
-    )
+    rows = Interaction.objects.filter(
+        event_type__in=list(weights), item__kind__in=item_kinds
+    ).values_list("user_id", "item_id", "event_type", "timestamp")
     user_pk, item_pk, kinds, stamps = [], [], [], []
     for user, item, kind, stamp in rows.iterator(chunk_size=20000):
         user_pk.append(user)
@@ -74,7 +75,8 @@ def build_dataset(settings: dict[str, Any]) -> ProductsDataset:
         stamps.append(stamp.timestamp())
     if not user_pk:
         raise ValueError(
-            f"no interactions of the weighted event types {sorted(weights)}; import or post events first"
+            f"no interactions of the weighted event types {sorted(weights)} on items of kind "
+            f"{', '.join(item_kinds)}; import or post events first"
         )
     user_pk_arr, item_pk_arr = np.asarray(user_pk, np.int64), np.asarray(item_pk, np.int64)
     unique_users, user_index = np.unique(user_pk_arr, return_inverse=True)

@@ -16,16 +16,17 @@ BOOKS = [f"book-{i}" for i in range(1, 7)]
 
 def reset_engine_state() -> None:
     """No memo, cached list or catalog snapshot may leak from one test into the next."""
-    from engine.serving import impressions, routes
-    from scenarios.products import scenario as products
-    from scenarios.products.catalog_view import catalog
+    from engine.impressions import impressions
+    from engine.pipeline import answers, states
+    from engine.routing import routes
+    from engine.snapshot import snapshots
 
     cache.clear()
     routes.forget()
     impressions.forget()
-    catalog.forget()
-    products._memo.clear()
-    products._answers.clear()
+    snapshots.forget()
+    states.clear()
+    answers.clear()
 
 
 def plant_store() -> dict:

@@ -70,8 +70,8 @@ def test_settings_of_an_uninstalled_scenario_still_open(admin_client):
 def test_preview_shows_what_a_user_gets_without_counting_an_impression(
     store, train_products, admin_client
 ):
+    from engine.impressions import pending_impressions
     from engine.models import ScenarioConfig
-    from engine.serving import pending_impressions
 
     version = train_products(model="itemknn")
     config = ScenarioConfig.objects.get(slug="products")

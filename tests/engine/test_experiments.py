@@ -45,8 +45,8 @@ def experiment_with_traffic(store, train_products):
     from django.utils import timezone
 
     from catalog.models import Interaction, Item, User
+    from engine.ids import attribution_prefix
     from engine.models import Experiment, ImpressionCount
-    from engine.serving import attribution_prefix
 
     first = train_products(model="itemknn")
     second = train_products(model="ease", promotion_tolerance=1.0)
@@ -78,7 +78,7 @@ def test_experiment_page_calls_the_winner_from_attributed_responses(
 ):
     """Responses clicked per arm come from events quoting the recommendation ids; two clicks on
     one response count once."""
-    from engine.serving import arm_stats
+    from engine.attribution import arm_stats
 
     experiment = experiment_with_traffic
     stats = arm_stats("products", experiment.treatment_id, "treatment")
@@ -115,8 +115,9 @@ def test_daily_series_and_plot_of_an_experiment(store, train_products, admin_cli
     from django.utils import timezone
 
     from catalog.models import Interaction, Item, User
+    from engine.attribution import arm_daily
+    from engine.ids import attribution_prefix
     from engine.models import Experiment, ImpressionCount
-    from engine.serving import arm_daily, attribution_prefix
 
     first = train_products(model="itemknn")
     second = train_products(model="ease", promotion_tolerance=1.0)

@@ -24,35 +24,39 @@ class TinyConfig(ScenarioAppConfig):
     scenario_class = "tiny_scenario.scenario.NewestItems"
 """,
     "tiny_scenario/scenario.py": """
-from catalog.models import Item
-from engine.scenario import Recommendation, RecommendedItem, Scenario
+import numpy as np
+
+from engine.pipeline import Slate
+from engine.scenario import Scenario
 
 
 class NewestItems(Scenario):
     slug = "tiny"
     title = "Newest items"
+    item_kinds = ("product",)
     settings_schema = {"type": "object", "properties": {"n_max": {"type": "integer"}}}
     default_settings = {"n_max": 5}
 
     def is_trainable(self):
         return False
 
-    def recommend(self, request, version_id):
-        newest = Item.objects.order_by("-id")[: request.n]
-        items = [RecommendedItem(i.external_id, 1.0, "new arrival") for i in newest]
-        return Recommendation(items, fallback=True)
+    def candidates(self, request, context):
+        context.fallback = True
+        newest = np.argsort(-context.snapshot.pks, kind="stable")
+        return Slate(newest, np.ones(len(newest)), ["new arrival"] * len(newest))
 """,
     "tiny_scenario/api.py": """
 from django.urls import path
 
-from engine.api import RecommendationQuery, ScenarioView
+from engine.api import ScenarioView
+from engine.kinds import RecommendationQuery
 
 
 class Newest(ScenarioView):
     scenario_slug = "tiny"
 
     def get(self, request):
-        return self.answer(self.validated(RecommendationQuery, request.query_params).to_request())
+        return self.answer(RecommendationQuery.request_from(request.query_params))
 
 
 urlpatterns = [path("newest", Newest.as_view())]

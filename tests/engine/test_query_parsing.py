@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 
-from engine.api import RecommendationQuery
+from engine.kinds import RecommendationQuery
 
 
 def through_serializer(params: QueryDict):

@@ -4,7 +4,7 @@ added under scenarios/ (or by a pip-installed package) is checked here with no n
 import pytest
 from django import forms
 
-from engine import registry
+from engine import pipeline, registry
 from engine.forms import PREFIX, has_setting_fields, settings_form_for
 from engine.models import ScenarioConfig
 from engine.scenario import Kind, RecommendationRequest
@@ -41,7 +41,7 @@ def test_an_untrained_scenario_answers_from_its_fallback(scenario, store):
     """Never trained: the answer says it is a fallback and never raises."""
     if scenario.kind != Kind.USER_ITEMS:
         pytest.skip(f"{scenario.slug} is {scenario.kind}: its fallback needs its own request")
-    answer = scenario.recommend(RecommendationRequest(user_id="p1", n=3), None)
+    answer = pipeline.recommend(scenario, RecommendationRequest(user_id="p1", n=3), None)
     assert answer.fallback is True and answer.model_version is None
     assert len(answer.items) <= 3
 

@@ -2,22 +2,23 @@
 
 import pytest
 
-from engine import serving
+from engine import attribution, ids, impressions, routing, serving
+from engine.impressions import flush_impressions, impression_key, pending_impressions
 from engine.models import Experiment, ImpressionCount
 from engine.pipeline import Slate, diversify, explore, filter_slate
 
 
 def test_recommendation_id_carries_version_and_arm():
-    rid = serving.new_recommendation_id("products", serving.Route(12, "treatment", 3))
+    rid = ids.new_recommendation_id("products", 12, "treatment")
     assert rid.startswith("products.12.b.") and len(rid) <= 64
-    assert serving.parse_recommendation_id(rid) == ("products", 12, "treatment")
-    assert serving.parse_recommendation_id("products.0.n.abc") == ("products", None, "")
-    assert serving.parse_recommendation_id("made-up") is None
+    assert ids.parse_recommendation_id(rid) == ("products", 12, "treatment")
+    assert ids.parse_recommendation_id("products.0.n.abc") == ("products", None, "")
+    assert ids.parse_recommendation_id("made-up") is None
 
 
 def test_user_bucket_is_stable_and_splits_by_share():
-    buckets = [serving.user_bucket(f"user-{i}", "experiment-1") for i in range(4000)]
-    assert buckets[:3] == [serving.user_bucket(f"user-{i}", "experiment-1") for i in range(3)]
+    buckets = [routing.user_bucket(f"user-{i}", "experiment-1") for i in range(4000)]
+    assert buckets[:3] == [routing.user_bucket(f"user-{i}", "experiment-1") for i in range(3)]
     share = sum(b < 0.3 for b in buckets) / len(buckets)
     assert 0.27 < share < 0.33
 
@@ -32,13 +33,13 @@ def test_experiment_splits_traffic_and_attributes_events(
     )
     experiment.full_clean()
     experiment.save()
-    serving.routes.forget()
+    routing.routes.forget()
     seen_arms = {}
     for user in ["p1", "p2", "p3", "p4", "p5", "p6", "b1", "b2", "b3", "b4", "b5", "b6"]:
         body = read_client.get("/api/v1/products/recommendations", {"user_id": user}).json()
         expected = (
             "treatment"
-            if serving.user_bucket(user, f"experiment-{experiment.pk}") < 0.5
+            if routing.user_bucket(user, f"experiment-{experiment.pk}") < 0.5
             else "control"
         )
         assert body["experiment_arm"] == expected
@@ -61,14 +62,16 @@ def test_experiment_splits_traffic_and_attributes_events(
         201,
     )
     arm = shown["experiment_arm"]
-    stats = serving.arm_stats("products", shown["model_version"], arm)
+    stats = attribution.arm_stats("products", shown["model_version"], arm)
     impressions = sum(1 for b in seen_arms.values() if b["experiment_arm"] == arm)
     assert stats["impressions"] == impressions
     assert (stats["clicks"], stats["conversions"]) == (1, 1)
     assert stats["ctr"] == pytest.approx(1 / impressions)
     # Counters survive a flush into the database unchanged.
-    assert serving.flush_impressions() == 12
-    assert serving.arm_stats("products", shown["model_version"], arm)["impressions"] == impressions
+    assert flush_impressions() == 12
+    assert (
+        attribution.arm_stats("products", shown["model_version"], arm)["impressions"] == impressions
+    )
     assert ImpressionCount.objects.filter(scenario="products").count() == 2
 
 
@@ -128,27 +131,28 @@ def test_impressions_are_counted_in_process_and_pushed_to_the_cache(
     from django.core.cache import cache
 
     version = train_products(model="itemknn")
-    key = serving._impression_key("products", version.pk, "")
-    monkeypatch.setattr(serving, "IMPRESSION_PUSH_SECONDS", 3600)
+    key = impression_key("products", version.pk, "")
+    monkeypatch.setattr(impressions, "IMPRESSION_PUSH_SECONDS", 3600)
     for _ in range(3):
         assert (
             read_client.get("/api/v1/products/recommendations", {"user_id": "b1"}).status_code
             == 200
         )
     assert cache.get(key) is None  # no cache round trip per response
-    assert serving.pending_impressions("products", version.pk, "") == 3
-    monkeypatch.setattr(serving, "IMPRESSION_PUSH_SECONDS", 0)
+    assert pending_impressions("products", version.pk, "") == 3
+    monkeypatch.setattr(impressions, "IMPRESSION_PUSH_SECONDS", 0)
     assert read_client.get("/api/v1/products/recommendations", {"user_id": "b1"}).status_code == 200
-    assert cache.get(key) == 4 and serving.impressions.local(key) == 0
-    assert serving.flush_impressions() == 4
+    assert cache.get(key) == 4 and impressions.impressions.local(key) == 0
+    assert flush_impressions() == 4
 
 
-def test_warm_up_loads_the_served_versions_before_any_request(store, train_products):
-    from scenarios.products import scenario as products
+def test_warm_up_loads_the_served_versions_before_any_request(store, train_products, monkeypatch):
+    from engine import registry
+    from engine.pipeline import states
 
     version = train_products(model="itemknn")
-    products._memo.clear()
+    states.clear()
     assert serving.warm_up() == [f"products v{version.pk}"]
-    loaded = []
-    products._memo.get(version.pk, lambda: loaded.append("loaded again"))
-    assert loaded == []
+    scenario = registry.get("products")
+    monkeypatch.setattr(type(scenario), "load_state", lambda *_: pytest.fail("loaded again"))
+    assert states.get(scenario, version.pk)[0] is not None

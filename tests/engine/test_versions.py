@@ -130,16 +130,35 @@ def test_runs_whose_worker_died_are_failed_after_the_timeout(db, settings):
     assert reap_stale_versions.apply().get() == 0  # idempotent
 
 
-def test_tasks_have_explicit_names_and_queues():
+def test_runs_go_to_the_queues_their_scenario_declares(
+    store, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A scenario names its own queue with one class attribute: the engine sends its runs there
+    and a worker started without -Q consumes it (no edit to engine.queues or the Makefile)."""
     from config.celery import app
-    from engine.queues import TASK_ROUTES
+    from engine import registry
+    from engine.queues import declared_queues
 
     assert {"engine.train_version", "engine.score_version", "engine.train_scenario"} <= set(
         app.tasks
     )
-    assert TASK_ROUTES["engine.train_version"] == {"queue": "training"}
-    assert TASK_ROUTES["engine.score_version"] == {"queue": "scoring"}
     assert train_version.max_retries == 3
+    sent = []
+    monkeypatch.setattr(versions, "send", lambda name, *args, queue: sent.append((name, queue)))
+    products = type(registry.get("products"))
+    monkeypatch.setattr(products, "training_queue", "products-gpu")
+    monkeypatch.setattr(products, "scoring_queue", "products-lists")
+    with django_capture_on_commit_callbacks(execute=True):
+        version = versions.request_training("products")
+    assert sent == [("engine.train_version", "products-gpu")]
+    assert {"training", "scoring", "default", "products-gpu", "products-lists"} <= set(
+        declared_queues()
+    )
+    version.status = Status.SUCCEEDED
+    version.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        versions.promote(version)
+    assert sent[-1] == ("engine.score_version", "products-lists")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,8 +7,9 @@ from django.conf import settings
 
 from catalog.models import ApiKey, Interaction
 from catalog.tasks import import_dataset
+from engine.freshness import bump_freshness, freshness_of
+from engine.lists import load_list
 from engine.models import ModelVersion, ScenarioConfig
-from engine.serving import bump_freshness, freshness_of, load_list
 from engine.versions import _refresh_store, queue_refresh, request_training
 from tests.engine.planted import BOOKS, PHONES, reset_engine_state
 

@@ -23,7 +23,7 @@ def test_precomputed_recommendation_runs_no_query(trained, read_client):
 def test_ingested_events_make_the_cached_list_stale(trained, read_client):
     from catalog.models import Interaction
     from catalog.signals import events_ingested
-    from engine.serving import freshness_of
+    from engine.freshness import freshness_of
 
     read_client.get(URL, {"user_id": "b1", "n": 2})
     stamp = freshness_of(["p1"])["p1"]
@@ -41,7 +41,8 @@ def test_erasing_a_user_drops_list_and_stamp(trained):
 
     from catalog.models import User
     from catalog.signals import user_erased
-    from engine.serving import freshness_key, load_list
+    from engine.freshness import freshness_key
+    from engine.lists import load_list
 
     assert load_list("products", trained.pk, "p1") is not None
     assert cache.get(freshness_key("p1")) is not None
@@ -54,7 +55,7 @@ def test_a_missing_stamp_makes_every_stored_list_stale(trained, read_client):
     """An evicted stamp starts anew and matches no stored list, so nothing stale is served."""
     from django.core.cache import cache
 
-    from engine.serving import freshness_key
+    from engine.freshness import freshness_key
 
     read_client.get(URL, {"user_id": "b1", "n": 2})
     cache.delete(freshness_key("p1"))
@@ -69,7 +70,8 @@ def test_refreshing_lists_after_events_spares_the_next_request_the_work(trained,
 
     from catalog.models import Interaction, Item, User
     from catalog.signals import events_ingested
-    from engine.serving import freshness_of, load_list
+    from engine.freshness import freshness_of
+    from engine.lists import load_list
     from engine.versions import refresh_lists
 
     read_client.get(URL, {"user_id": "b1", "n": 2})
@@ -94,7 +96,7 @@ def test_sqlite_gate_moves_on_every_commit_by_any_connection(tmp_path):
     writes, and stand still otherwise."""
     import sqlite3
 
-    from scenarios.products.scenario import _NewestEvents
+    from engine.history import _NewestEvents
 
     path = tmp_path / "store.sqlite3"
     ours, theirs = sqlite3.connect(path, isolation_level=None), sqlite3.connect(path)

@@ -30,7 +30,7 @@ def test_response_shape_and_personalisation(trained, read_client):
 
 
 def test_precomputed_lists_were_written_by_scoring(trained):
-    from engine.serving import load_list
+    from engine.lists import load_list
 
     entry = load_list("products", trained.pk, "b1")
     assert entry is not None
@@ -142,11 +142,11 @@ def test_purchase_event_changes_the_next_answer_without_retraining(
 
 def test_hidden_item_disappears(trained, read_client):
     from catalog.models import Item
-    from scenarios.products.catalog_view import catalog
+    from engine.snapshot import snapshots
 
     assert "phone-6" in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
     Item.objects.filter(external_id="phone-6").update(is_hidden=True)
-    catalog.forget()  # other processes notice within CHECK_SECONDS
+    snapshots.forget()  # other processes notice within CHECK_SECONDS
     assert "phone-6" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
 
 
@@ -158,11 +158,11 @@ def test_an_answer_kept_in_memory_drops_an_item_whose_window_closed(
     import time
 
     from catalog.models import Item
-    from scenarios.products import catalog_view
+    from engine.snapshot import snapshots
 
     closes = timezone.now() + timedelta(hours=1)
     Item.objects.filter(external_id="phone-6").update(available_until=closes)
-    catalog_view.catalog.forget()
+    snapshots.forget()
     assert "phone-6" in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
     later = closes.timestamp() + 60
     monkeypatch.setattr(time, "time", lambda: later)
@@ -175,11 +175,11 @@ def test_kept_answer_expires_when_an_availability_window_opens(trained, read_cli
     import time
 
     from catalog.models import Item
-    from scenarios.products import catalog_view
+    from engine.snapshot import snapshots
 
     opens = timezone.now() + timedelta(hours=1)
     Item.objects.filter(external_id="phone-6").update(available_from=opens)
-    catalog_view.catalog.forget()
+    snapshots.forget()
     assert "phone-6" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
     later = opens.timestamp() + 60
     monkeypatch.setattr(time, "time", lambda: later)
@@ -188,12 +188,12 @@ def test_kept_answer_expires_when_an_availability_window_opens(trained, read_cli
 
 def test_item_outside_its_availability_window_is_not_recommended(trained, read_client):
     from catalog.models import Item
-    from scenarios.products.catalog_view import catalog
+    from engine.snapshot import snapshots
 
     Item.objects.filter(external_id="phone-5").update(
         available_from=timezone.now() + timedelta(days=1)
     )
-    catalog.forget()
+    snapshots.forget()
     assert ids(read_client.get(URL + "recommendations", {"user_id": "p1", "n": 10}))[0] == "phone-6"
     assert "phone-5" not in ids(read_client.get(URL + "recommendations", {"user_id": "p1"}))
 
@@ -216,7 +216,7 @@ def test_similar_items_of_a_vector_model_come_from_its_saved_index(
     """Models with item vectors answer similar items from an index saved with the version:
     exact search for small catalogs, faiss (recall measured at training) above the limit."""
     from ml.index import ExactIndex, load_index
-    from scenarios.products.scenario import SIMILAR_INDEX
+    from scenarios.products.state import SIMILAR_INDEX
 
     version = train_products(
         model="als",
@@ -236,12 +236,12 @@ def test_similar_items_of_a_vector_model_come_from_its_saved_index(
 
 def test_new_item_appears_in_similar_lists_before_any_interaction(trained, read_client):
     from catalog.models import Item
-    from scenarios.products.catalog_view import catalog
+    from engine.snapshot import snapshots
 
     Item.objects.create(
         external_id="phone-new", title="Phone model 7 pro", category="electronics/phones"
     )
-    catalog.forget()  # other processes notice within CHECK_SECONDS
+    snapshots.forget()  # other processes notice within CHECK_SECONDS
     body = read_client.get(URL + "similar", {"item_id": "phone-1", "n": 10}).json()
     assert "phone-new" in ids_of(body)
     new_entry = next(i for i in body["items"] if i["item_id"] == "phone-new")

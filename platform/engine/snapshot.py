@@ -1,9 +1,12 @@
-"""A per-process numpy snapshot of the item catalog, refreshed when items change.
+"""Per-process numpy snapshots of the item catalog, one per set of item kinds, refreshed when
+those items change.
 
 Serving filters (hidden, out of stock, category, price) and content similarity run on these
-arrays instead of the database. The snapshot is rebuilt when the newest ``updated_at`` or the item
-count changes, checked at most every ``CHECK_SECONDS``, so an item hidden through the API stops
-being recommended within seconds in every process.
+arrays instead of the database. A scenario sees only the item kinds it declares
+(``Scenario.item_kinds``): products never answers with an article. A snapshot is rebuilt when
+the newest ``updated_at`` or the count of its items changes, checked at most every
+``CHECK_SECONDS``, so an item hidden through the API stops being recommended within seconds in
+every process.
 """
 
 from __future__ import annotations
@@ -124,16 +127,22 @@ def _content_matrix(documents: list[list[str]]) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ weighted, dtype=np.float32)
 
 
-def _generation() -> tuple:
-    """Changes when an item is added or edited."""
-    stats = Item.objects.aggregate(count=Count("id"), newest=Max("updated_at"))
+def _items(kinds: tuple[str, ...]):
+    return Item.objects.filter(kind__in=kinds)
+
+
+def _generation(kinds: tuple[str, ...]) -> tuple:
+    """Changes when an item of these kinds is added or edited."""
+    stats = _items(kinds).aggregate(count=Count("id"), newest=Max("updated_at"))
     return stats["count"], stats["newest"]
 
 
-def build_snapshot(generation: tuple | None = None) -> CatalogSnapshot:
-    generation = generation or _generation()
+def build_snapshot(kinds: tuple[str, ...], generation: tuple | None = None) -> CatalogSnapshot:
+    generation = generation or _generation(kinds)
     records = list(
-        Item.objects.order_by("id").values_list(
+        _items(kinds)
+        .order_by("id")
+        .values_list(
             "id",
             "external_id",
             "title",
@@ -180,7 +189,8 @@ def build_snapshot(generation: tuple | None = None) -> CatalogSnapshot:
 
 
 class _CatalogCache:
-    def __init__(self):
+    def __init__(self, kinds: tuple[str, ...]):
+        self.kinds = kinds
         self._snapshot: CatalogSnapshot | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -191,9 +201,9 @@ class _CatalogCache:
             return self._snapshot
         with self._lock:
             if self._snapshot is None or now - self._checked >= CHECK_SECONDS:
-                generation = _generation()
+                generation = _generation(self.kinds)
                 if self._snapshot is None or self._snapshot.generation != generation:
-                    self._snapshot = build_snapshot(generation)
+                    self._snapshot = build_snapshot(self.kinds, generation)
                 self._checked = time.monotonic()
         return self._snapshot
 
@@ -202,4 +212,25 @@ class _CatalogCache:
             self._snapshot = None
 
 
-catalog = _CatalogCache()
+class _Snapshots:
+    """One :class:`_CatalogCache` per set of item kinds asked for."""
+
+    def __init__(self):
+        self._caches: dict[tuple[str, ...], _CatalogCache] = {}
+        self._lock = threading.Lock()
+
+    def get(self, kinds: tuple[str, ...]) -> CatalogSnapshot:
+        found = self._caches.get(kinds)
+        if found is None:
+            with self._lock:
+                found = self._caches.setdefault(kinds, _CatalogCache(kinds))
+        return found.get()
+
+    def forget(self) -> None:
+        """Rebuild every snapshot on next use (tests, after bulk catalog changes)."""
+        with self._lock:
+            for found in self._caches.values():
+                found.forget()
+
+
+snapshots = _Snapshots()

@@ -40,8 +40,8 @@ run: migrate ## Serve the platform on http://$(HOST):$(PORT) with demo data (emb
 serve: migrate ## Serve the API as in production: gunicorn with gunicorn.conf.py on $(HOST):$(PORT)
 	$(VENV)/bin/gunicorn config.wsgi --chdir platform --config gunicorn.conf.py --bind $(HOST):$(PORT)
 
-worker: install ## Run a Celery worker for every queue (needs CELERY_BROKER_URL)
-	cd platform && ../$(VENV)/bin/celery -A config worker -Q training,scoring,default -l info
+worker: install ## Run a Celery worker for every declared queue (needs CELERY_BROKER_URL)
+	cd platform && ../$(VENV)/bin/celery -A config worker -l info
 
 test: install ## Run the whole suite: embedded default, then integration against PostgreSQL, Redis and a Celery worker
 	$(MAKE) test-unit

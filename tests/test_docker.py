@@ -11,6 +11,7 @@ import runpy
 import shlex
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import dj_database_url
 import pytest
@@ -178,9 +179,7 @@ def test_worker_and_beat_run_the_project_celery_app(compose, dockerfile):
         assert words[:3] == ["celery", "-A", "config"]
         assert isinstance(find_app("config"), Celery)
     worker = command_words(compose["services"]["worker"])
-    queues = worker[worker.index("-Q") + 1].split(",")
-    assert set(queues) == set(QUEUES), "the worker must consume every queue tasks are routed to"
-    assert settings.CELERY_TASK_DEFAULT_QUEUE in queues
+    assert "-Q" not in worker, "a worker without -Q consumes every declared queue"
     beat = command_words(compose["services"]["beat"])
     scheduler = beat[beat.index("--scheduler") + 1]
     assert scheduler == settings.CELERY_BEAT_SCHEDULER
@@ -244,3 +243,21 @@ def test_gunicorn_config_runs_sync_workers_and_limits_blas_threads(monkeypatch):
     assert config.workers == (os.cpu_count() or 2)
     assert callable(config.post_worker_init)
     assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_a_worker_started_without_queues_consumes_every_declared_one():
+    """What the compose worker (and ``make worker``) relies on: the celeryd_init handler adds
+    the engine's queues and every installed scenario's; a worker given -Q keeps its choice."""
+    from config.celery import consume_every_declared_queue
+    from engine import registry
+    from engine.queues import declared_queues
+
+    def worker(options):
+        instance = SimpleNamespace(app=Celery("probe", set_as_current=False))
+        consume_every_declared_queue(instance=instance, options=options)
+        return set(instance.app.amqp.queues)
+
+    consumed = worker({"queues": None})
+    assert set(declared_queues(registry.all_scenarios())) <= consumed
+    assert {*QUEUES, settings.CELERY_TASK_DEFAULT_QUEUE} <= consumed
+    assert not set(declared_queues(registry.all_scenarios())) & worker({"queues": "training"})  # -Q decides

@@ -26,7 +26,8 @@ def consume_every_declared_queue(sender=None, instance=None, options=None, **kwa
     docker/compose.yaml. Runs after Django is set up (the worker's loader did it)."""
     if (options or {}).get("queues"):
         return
+    from engine import registry
     from engine.queues import declared_queues
 
-    for name in declared_queues():
+    for name in declared_queues(registry.all_scenarios()):
         instance.app.amqp.queues.select_add(name)

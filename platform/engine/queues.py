@@ -14,12 +14,10 @@ DEFAULT = "default"
 QUEUES = (TRAINING, SCORING, DEFAULT)
 
 
-def declared_queues() -> list[str]:
-    """The engine's queues, then each installed scenario's own, without repeats."""
-    from engine import registry
-
+def declared_queues(scenarios) -> list[str]:
+    """The engine's queues, then each of ``scenarios``' own, without repeats."""
     names = list(QUEUES)
-    for scenario in registry.all_scenarios():
+    for scenario in scenarios:
         for name in (scenario.training_queue, scenario.scoring_queue):
             if name not in names:
                 names.append(name)

@@ -152,7 +152,7 @@ def test_runs_go_to_the_queues_their_scenario_declares(
         version = versions.request_training("products")
     assert sent == [("engine.train_version", "products-gpu")]
     assert {"training", "scoring", "default", "products-gpu", "products-lists"} <= set(
-        declared_queues()
+        declared_queues(registry.all_scenarios())
     )
     version.status = Status.SUCCEEDED
     version.save()

@@ -19,7 +19,7 @@ Fixtures:
     The isolation above. Its value has ``broker_url``, ``cache_url``, ``artifacts_dir``.
 
 ``celery_worker`` (session)
-    Starts ``celery -A config worker -Q training,scoring,default --pool solo --concurrency 1``
+    Starts ``celery -A config worker --pool solo --concurrency 1`` (no ``-Q``: every declared queue)
     in ``platform/`` with ``DATABASE_URL`` naming the SAME test database, the claimed Redis and
     the shared artifacts folder; waits until it answers a control ping and has run a
     ``catalog.ping`` task sent through the broker; terminates it at the end of the session. Its value is a :class:`WorkerProcess` (``.name``, ``.log_tail()``).
@@ -62,7 +62,6 @@ from django.test.utils import override_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_ENV = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
-QUEUES = "training,scoring,default"
 CLAIMABLE_REDIS_DBS = range(2, 16)
 REDIS_LOCK_KEY = "recoplatform:integration-session"
 REDIS_LOCK_SECONDS = 3600
@@ -195,7 +194,7 @@ def start_worker(services: Services, log_path: Path) -> WorkerProcess:
     env = service_environment(services, log_path.parent)
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
-        "-Q", QUEUES, "--pool", "solo", "--concurrency", "1", "-n", name,
+        "--pool", "solo", "--concurrency", "1", "-n", name,
         "--without-gossip", "--without-mingle", "--loglevel", "info",
     ]  # fmt: skip
     log = log_path.open("wb")

@@ -280,3 +280,44 @@ def test_never_trained_scenario_answers_from_popularity_and_says_so(store, read_
 
 def test_recommendations_need_an_api_key(trained, api_client):
     assert api_client.get(URL + "recommendations", {"user_id": "p1"}).status_code == 401
+
+
+def test_products_never_answers_with_articles(store, train_products, read_client):
+    """Articles are catalog items too (the content scenario's kind): read by the same users as
+    phones, popular, similar in title and category, yet products never trains on them or
+    answers with them, on any of its endpoints."""
+    from catalog.models import Interaction, Item, User
+
+    articles = [
+        Item.objects.create(
+            external_id=f"guide-{n}",
+            kind="article",
+            title=f"Phone model {n} buying guide",
+            category="electronics/phones",
+        )
+        for n in range(1, 4)
+    ]
+    now = timezone.now()
+    Interaction.objects.bulk_create(
+        Interaction(user=user, item=article, event_type="purchase", timestamp=now)
+        for user in User.objects.all()
+        for article in articles
+    )
+    version = train_products(model="itemknn")
+    assert version.status == "promoted", version.error
+    assert version.data_snapshot["items"] == len(PHONES) + len(BOOKS)
+
+    def answered(response):
+        assert response.status_code == 200, response.content
+        return set(ids(response))
+
+    served = answered(read_client.get(URL + "recommendations", {"user_id": "p1", "n": 20}))
+    served |= answered(read_client.get(URL + "recommendations", {"user_id": "stranger", "n": 20}))
+    served |= answered(read_client.get(URL + "similar", {"item_id": "phone-1", "n": 20}))
+    served |= answered(
+        read_client.post(URL + "basket", {"item_ids": ["phone-1"], "n": 20}, format="json")
+    )
+    served |= answered(read_client.get(URL + "trending", {"window": "day", "n": 20}))
+    assert served and not served & {article.external_id for article in articles}
+    missing = read_client.get(URL + "similar", {"item_id": "guide-1"})
+    assert missing.status_code == 404  # not an item products knows

@@ -168,13 +168,7 @@ def recommend(
                 return Recommendation(
                     kept[0], model_version=context.model_version, item_bodies=kept[1]
                 )
-    slate = scenario.candidates(request, context)
-    allowed = scenario.allowed(request, context, slate)
-    if allowed is not None:
-        slate = slate.keep(allowed)
-    slate = scenario.score(request, context, slate)
-    slate = scenario.rerank(request, context, slate)
-    items = scenario.explain(request, context, slate)
+    items = scenario.recommend(request, context)
     if key is not None and not (context.cold_start or context.fallback):
         token = scenario.memo_token(request, context)
         answers.put(key, token, scenario.valid_until(context, items), items)

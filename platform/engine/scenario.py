@@ -293,6 +293,11 @@ class Scenario:
         return True
 
     # ---- training and scoring (run by Celery workers) -------------------------------------
+    def build_dataset(self, settings: dict[str, Any]) -> Any:
+        """Read what ``train`` fits on from the database (raise ValueError when there is too
+        little to train on: the version fails with that message)."""
+        raise NotImplementedError(f"{self.slug}: build_dataset() is not implemented")
+
     def train(
         self, version: ModelVersion, artifact_dir: Path, progress: Progress
     ) -> TrainingOutcome:
@@ -332,6 +337,17 @@ class Scenario:
         build): read only when an answer is kept under the key, and compared with the one it
         was kept under."""
         return None
+
+    def recommend(self, request: RecommendationRequest, context: ServingContext) -> list[Answer]:
+        """The shared pipeline: candidates -> filter -> score -> re-rank -> explain. Override a
+        stage, not this, unless the scenario's answer is not a ranking at all."""
+        slate = self.candidates(request, context)
+        allowed = self.allowed(request, context, slate)
+        if allowed is not None:
+            slate = slate.keep(allowed)
+        slate = self.score(request, context, slate)
+        slate = self.rerank(request, context, slate)
+        return self.explain(request, context, slate)
 
     def candidates(self, request: RecommendationRequest, context: ServingContext):
         """The candidate :class:`engine.pipeline.Slate`: rows (catalog rows, or indices the

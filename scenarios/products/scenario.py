@@ -37,7 +37,12 @@ from engine.scenario import (
 from engine.snapshot import ALL_ROWS, CatalogSnapshot, snapshots
 from ml.index import DEFAULT_EXACT_THRESHOLD
 from scenarios.products.candidates import SEEN_RULES, reasons_for, user_candidates
-from scenarios.products.dataset import build_dataset, event_weights, user_segments
+from scenarios.products.dataset import (
+    ProductsDataset,
+    build_dataset,
+    event_weights,
+    user_segments,
+)
 from scenarios.products.state import ServingState, load_state, model_class, save_artifacts
 
 MODEL_FAMILIES = ["popularity", "itemknn", "ease", "als", "rp3beta", "bpr", "two_tower", "neumf"]
@@ -111,6 +116,9 @@ class ProductsScenario(Scenario):
         return errors
 
     # ---- training -------------------------------------------------------------------------
+    def build_dataset(self, settings: dict[str, Any]) -> ProductsDataset:
+        return build_dataset(settings, self.item_kinds)
+
     def train(self, version: ModelVersion, artifact_dir: Path, progress) -> TrainingOutcome:
         from ml.evaluation import evaluate
         from ml.splits import stratified_split_matrix
@@ -118,7 +126,7 @@ class ProductsScenario(Scenario):
         started = time.monotonic()
         settings = self.effective_settings(version.settings)
         progress(0.05, "building the dataset from the database")
-        data = build_dataset(settings, self.item_kinds)
+        data = self.build_dataset(settings)
         cls = model_class(settings["model"])
         params = settings.get("hyperparameters", {})
         features = data.memberships if data.memberships.shape[1] else None

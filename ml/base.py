@@ -28,6 +28,22 @@ def register(cls: type[Model]) -> type[Model]:
     return cls
 
 
+def topn_family_names(values: str | None = None) -> list[str]:
+    """Names of every top-N ``Recommender`` family, sorted: the models a user x items scenario
+    can offer, kept in step with ``ml.models`` rather than a hand-written list. ``values``
+    ("weights" or "times") keeps the families that read the matrix's values that way.
+
+    Imports :mod:`ml.models` so every family is registered; that never imports TensorFlow.
+    """
+    import ml.models  # noqa: F401  (registers every family)
+
+    return sorted(
+        name
+        for name, cls in MODEL_REGISTRY.items()
+        if issubclass(cls, Recommender) and values in (None, cls.interaction_values)
+    )
+
+
 class Model:
     """Base of every model family: hyperparameters, training history, save and load."""
 
@@ -110,6 +126,7 @@ class Recommender(Model, ABC):
     """
 
     family = "topn"
+    interaction_values = "weights"  # what a matrix value means to fit(): a weight, or a time
 
     def __init__(self, **params: Any):
         super().__init__(**params)

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml.base import Recommender, register
-from ml.models.common import factor_scores, item_popularity, validation_ndcg
+from ml.models.common import FactorState, factor_scores, item_popularity, validation_ndcg
 
 
 def solve_rows(
@@ -116,8 +116,9 @@ def weighted_loss(
 
 
 @register
-class ALS(Recommender):
+class ALS(FactorState, Recommender):
     name = "als"
+    state_arrays = ("user_factors", "item_factors")
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -141,7 +142,6 @@ class ALS(Recommender):
         items = rng.normal(0.0, 0.01, (self.n_items, dim))
         by_item = matrix.T.tocsr()
         self.popularity_ = item_popularity(matrix)
-        self.alpha, self.l2 = alpha, l2
         steps = int(self.params["cg_steps"])
         for _ in range(int(self.params["iterations"])):
             if steps > 0:
@@ -169,24 +169,10 @@ class ALS(Recommender):
             lambda rows: solve_rows(
                 sp.csr_matrix(rows, dtype=np.float64),
                 self.item_factors.astype(np.float64),
-                self.alpha,
-                self.l2,
+                float(self.params["alpha"]),
+                float(self.params["l2"]),
             ),
         )
 
     def item_embeddings(self) -> np.ndarray:
         return self.item_factors
-
-    def _get_state(self):
-        return {"n_users": self.n_users}, {
-            "user_factors": self.user_factors,
-            "item_factors": self.item_factors,
-            "popularity": self.popularity_,
-        }
-
-    def _set_state(self, meta, arrays) -> None:
-        self.user_factors = arrays["user_factors"]
-        self.item_factors = arrays["item_factors"]
-        self.popularity_ = arrays["popularity"]
-        self.n_users, self.n_items = len(self.user_factors), len(self.item_factors)
-        self.alpha, self.l2 = float(self.params["alpha"]), float(self.params["l2"])

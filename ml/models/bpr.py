@@ -15,6 +15,7 @@ import numpy as np
 from ml.base import Recommender, register
 from ml.models.common import (
     BestEpoch,
+    FactorState,
     factor_scores,
     fold_in_least_squares,
     item_popularity,
@@ -45,8 +46,9 @@ def sample_triples(
 
 
 @register
-class BPR(Recommender):
+class BPR(FactorState, Recommender):
     name = "bpr"
+    state_arrays = ("user_factors", "item_factors", "item_bias")
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -123,18 +125,3 @@ class BPR(Recommender):
 
     def item_embeddings(self) -> np.ndarray:
         return self.item_factors
-
-    def _get_state(self):
-        return {"n_users": self.n_users}, {
-            "user_factors": self.user_factors,
-            "item_factors": self.item_factors,
-            "item_bias": self.item_bias,
-            "popularity": self.popularity_,
-        }
-
-    def _set_state(self, meta, arrays) -> None:
-        self.user_factors = arrays["user_factors"]
-        self.item_factors = arrays["item_factors"]
-        self.item_bias = arrays["item_bias"]
-        self.popularity_ = arrays["popularity"]
-        self.n_users, self.n_items = len(self.user_factors), len(self.item_factors)

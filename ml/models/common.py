@@ -1,8 +1,10 @@
-"""Helpers every top-N model shares: validation NDCG per epoch, popularity fallback, TF seeding."""
+"""Helpers every top-N model shares: validation NDCG per epoch, popularity fallback, TF seeding,
+and the saved state of the similarity and factor models."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -136,6 +138,29 @@ class PrunedItemSimilarity:
             (arrays["data"], arrays["indices"], arrays["indptr"]),
             shape=(self.n_items, self.n_items),
         )
+
+
+class FactorState:
+    """Saved state of a factor model: its ``state_arrays`` attributes plus item popularity.
+
+    ALS, BPR and two-tower keep nothing else, so their save and load live here once; each array
+    is saved under its attribute's name, and ``n_items`` comes back from the popularity vector.
+    Mix in before ``Recommender``, as with :class:`PrunedItemSimilarity`.
+    """
+
+    state_arrays: ClassVar[tuple[str, ...]]
+    popularity_: np.ndarray
+
+    def _get_state(self):
+        arrays = {name: getattr(self, name) for name in self.state_arrays}
+        return {"n_users": self.n_users}, {**arrays, "popularity": self.popularity_}
+
+    def _set_state(self, meta, arrays) -> None:
+        for name in self.state_arrays:
+            setattr(self, name, arrays[name])
+        self.popularity_ = arrays["popularity"]
+        self.n_users = int(meta["n_users"])
+        self.n_items = len(self.popularity_)
 
 
 def factor_scores(

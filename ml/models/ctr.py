@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 
 from ml.base import Model, register
+from ml.models.common import seed_tensorflow
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -280,7 +281,7 @@ class DeepFM(CTRModel):
         from ml.metrics.classification import roc_auc
 
         p = self.params
-        keras.utils.set_random_seed(p["seed"])
+        seed_tensorflow(p["seed"])
         n_numeric, n_fields = numeric.shape[1], categories.shape[1]
         n_categories = self.n_categories
         regularizer = keras.regularizers.L2(p["l2"]) if p["l2"] > 0 else None

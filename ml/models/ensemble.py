@@ -6,8 +6,9 @@ sum. When ``validation`` is given and ``tune_weights`` is on, the weights are ch
 ascent on validation NDCG@10, one member at a time, over ``WEIGHT_STEPS``; the rounds are the
 history. The ascent starts from the better of the given weights and the best member alone: from
 equal weights it can stall below a member that dominates the others (ALS on MovieLens), so the
-tuned blend is never worse on validation than any single member. Saved as each member's own
-arrays under a ``m<index>.`` prefix: still no pickle.
+tuned blend is never worse on validation than any single member. Similar items blend the
+members' item similarities the same way. Saved as each member's own arrays under a ``m<index>.``
+prefix: still no pickle.
 
 A member is ``[name, params]`` or ``[name, params, "binary"]``: the latter sees the interaction
 values as 1.0, so weight-sensitive models (EASE) can sit beside one whose values mean something
@@ -131,6 +132,27 @@ class Ensemble(Recommender):
         for index, weight in enumerate(self.weights_):
             if weight:
                 total += weight * standardise(self._member_scores(index, users, user_items))
+        return total
+
+    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
+        """The members' standardised item similarities, blended with the scoring weights.
+
+        A member without one (popularity) sits this blend out rather than leaving the ensemble
+        with no similar items at all.
+        """
+        total = np.zeros((len(items), self.n_items), np.float32)
+        blended = False
+        for member, weight in zip(self.members, self.weights_, strict=True):
+            if not weight:
+                continue
+            try:
+                similarity = member._item_similarity(items)
+            except NotImplementedError:
+                continue
+            total += weight * standardise(similarity)
+            blended = True
+        if not blended:
+            raise NotImplementedError(f"no weighted member of this {self.name} has item similarity")
         return total
 
     def _get_state(self):

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml.base import Model, register, top_n
+from ml.models.common import seed_tensorflow
 
 
 def adjacency_from_edges(edges, n_nodes: int | None = None) -> sp.csr_matrix:
@@ -197,7 +198,7 @@ class NodeEmbedding(LinkPredictor):
         import tensorflow as tf
 
         p = self.params
-        keras.utils.set_random_seed(p["seed"])
+        seed_tensorflow(p["seed"])
         rng = np.random.default_rng(p["seed"])
         n = self.n_nodes
         vectors = keras.Variable(rng.normal(0, 0.1, size=(n, p["dim"])).astype(np.float32))

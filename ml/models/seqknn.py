@@ -51,6 +51,7 @@ def sequence_cooccurrence(times: sp.csr_matrix, window: int, decay: float) -> sp
 @register
 class SequenceKNN(PrunedItemSimilarity, Recommender):
     name = "seqknn"
+    interaction_values = "times"
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:

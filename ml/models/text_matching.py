@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ml.base import Model, register, top_n
+from ml.models.common import seed_tensorflow
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -291,7 +292,7 @@ class DualEncoderMatcher(TextMatcher):
         import tensorflow as tf
 
         p = self.params
-        keras.utils.set_random_seed(p["seed"])
+        seed_tensorflow(p["seed"])
         rng = np.random.default_rng(p["seed"])
         features = [text_features(q, p["max_features"]) for q in questions]
         counts = Counter(f for feats in features for f in set(feats))

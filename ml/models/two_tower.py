@@ -20,6 +20,7 @@ import numpy as np
 from ml.base import Recommender, register
 from ml.models.common import (
     BestEpoch,
+    FactorState,
     factor_scores,
     item_popularity,
     require_positive,
@@ -56,8 +57,9 @@ class RetrievalTask:
 
 
 @register
-class TwoTower(Recommender):
+class TwoTower(FactorState, Recommender):
     name = "two_tower"
+    state_arrays = ("user_vectors", "item_vectors", "item_kernel")
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -125,7 +127,8 @@ class TwoTower(Recommender):
 
         coo = matrix.tocoo()
         pairs_u, pairs_i = coo.row.astype(np.int64), coo.col.astype(np.int64)
-        batch = int(self.params["batch_size"])
+        # Only whole batches train (each is one softmax): cap the size so a small log fills one.
+        batch = min(int(self.params["batch_size"]), len(pairs_u))
         best_epoch = BestEpoch(self)
         for _ in range(int(self.params["epochs"])):
             order = rng.permutation(len(pairs_u))
@@ -169,18 +172,3 @@ class TwoTower(Recommender):
 
     def item_embeddings(self) -> np.ndarray:
         return self.item_vectors
-
-    def _get_state(self):
-        return {"n_users": self.n_users}, {
-            "user_vectors": self.user_vectors,
-            "item_vectors": self.item_vectors,
-            "item_kernel": self.item_kernel,
-            "popularity": self.popularity_,
-        }
-
-    def _set_state(self, meta, arrays) -> None:
-        self.user_vectors = arrays["user_vectors"]
-        self.item_vectors = arrays["item_vectors"]
-        self.item_kernel = arrays["item_kernel"]
-        self.popularity_ = arrays["popularity"]
-        self.n_users, self.n_items = len(self.user_vectors), len(self.item_vectors)

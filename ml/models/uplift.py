@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ml.base import Model, register
+from ml.models.common import seed_tensorflow
 from ml.models.ctr import fit_logistic, sigmoid
 
 
@@ -179,7 +180,7 @@ class TwoHeadUplift(UpliftModel):
         from keras import ops
 
         p = self.params
-        keras.utils.set_random_seed(p["seed"])
+        seed_tensorflow(p["seed"])
         regularizer = keras.regularizers.L2(p["l2"]) if p["l2"] > 0 else None
         inputs = keras.Input(shape=(X.shape[1],))
         h = inputs

@@ -196,3 +196,62 @@ def test_neural_models_refuse_non_positive_training_settings(name, param):
 
     with pytest.raises(ValueError, match=f"{param} must be positive"):
         MODEL_REGISTRY[name](**{param: 0}).fit(sp.csr_matrix(np.eye(3, dtype=np.float32)))
+
+
+@pytest.mark.parametrize(
+    ("name", "arrays"),
+    [
+        ("als", ("user_factors", "item_factors")),
+        ("bpr", ("user_factors", "item_factors", "item_bias")),
+        ("two_tower", ("user_vectors", "item_vectors", "item_kernel")),
+    ],
+)
+def test_factor_models_load_and_resave_the_artifact_format_they_always_wrote(
+    name, arrays, tmp_path
+):
+    """A folder written by hand in the existing layout loads, scores, and saves back unchanged."""
+    from ml.artifacts import load_folder, save_folder
+    from ml.base import Model
+
+    rng = np.random.default_rng(4)
+    shapes = {
+        "user_factors": (5, 3),
+        "user_vectors": (5, 3),
+        "item_factors": (7, 3),
+        "item_vectors": (7, 3),
+        "item_bias": (7,),
+        "item_kernel": (0, 3),
+    }
+    state = {key: rng.normal(size=shapes[key]).astype(np.float32) for key in arrays}
+    state["popularity"] = rng.random(7).astype(np.float32)
+    config = {"name": name, "family": "topn", "params": {}, "history": {"loss": [1.0]}}
+    save_folder(tmp_path / "old", {**config, "meta": {"n_users": 5}}, state)
+
+    model = Model.load(tmp_path / "old")
+    assert (model.n_users, model.n_items) == (5, 7)
+    users = state.get("user_factors", state.get("user_vectors"))
+    items = state.get("item_factors", state.get("item_vectors"))
+    expected = users[[2]] @ items.T + state.get("item_bias", 0.0)
+    np.testing.assert_allclose(model._score(np.array([2]), sp.csr_matrix((1, 7))), expected)
+
+    model.save(tmp_path / "new")
+    old_config, old_arrays = load_folder(tmp_path / "old")
+    new_config, new_arrays = load_folder(tmp_path / "new")
+    assert new_config["meta"] == old_config["meta"] == {"n_users": 5}
+    assert new_config["history"] == old_config["history"]
+    assert list(new_arrays) == list(old_arrays)
+    for key, value in old_arrays.items():
+        np.testing.assert_array_equal(new_arrays[key], value)
+
+
+def test_ensemble_similar_items_blend_the_members_that_have_them():
+    """Popularity has no item similarity, so a blend with item-kNN ranks as item-kNN alone."""
+    rng = np.random.default_rng(6)
+    matrix = sp.csr_matrix((rng.random((40, 15)) < 0.3).astype(np.float32))
+    knn = ItemKNN().fit(matrix)
+    blend = Ensemble(members=[["popularity", {}], ["itemknn", {}]], tune_weights=False)
+    ids, scores = blend.fit(matrix).similar_items([0, 5], n=4)
+    np.testing.assert_array_equal(ids, knn.similar_items([0, 5], n=4)[0])
+    assert np.all(np.diff(scores, axis=1) <= 0)
+    with pytest.raises(NotImplementedError, match="item similarity"):
+        Ensemble(members=[["popularity", {}]]).fit(matrix).similar_items([0])

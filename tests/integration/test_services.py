@@ -75,89 +75,120 @@ def test_events_posted_land_in_postgresql(write_client):
 
 @pytest.mark.django_db
 def test_freshness_stamps_are_kept_in_process_until_redis_invalidates_them(monkeypatch):
-    """The per-request stamp read is served from this process while Redis has not pushed an
+    """The per-request stamp read is served from this process while Redis has not sent an
     invalidation: a repeat read sends nothing, a write by any connection is seen by the next
     read, and a dropped connection or a flushed database forgets what was kept."""
     from django.core.cache import cache
     from django_redis import get_redis_connection
 
-    from engine import serving
+    from engine import freshness, tracking
 
     other = get_redis_connection("default")  # another connection, as another process would use
-    serving.bump_freshness(["s1"])
-    stamp = serving.freshness_of(["s1"])["s1"]  # through the cache API
-    assert serving.freshness_stamp("s1") == stamp
-    tracked = serving._stamps._local.connection
+    freshness.bump_freshness(["s1"])
+    stamp = freshness.freshness_of(["s1"])["s1"]  # through the cache API
+    assert freshness.freshness_stamp("s1") == stamp
+    tracked = tracking.stamps._local.connection
     sent = []
     monkeypatch.setattr(tracked, "send_command", lambda *args, **kw: sent.append(args))
-    assert serving.freshness_stamp("s1") == stamp
+    assert freshness.freshness_stamp("s1") == stamp
     assert sent == []  # the repeat read was served in process
     monkeypatch.undo()
 
     pings = []
     monkeypatch.setattr(redis.Redis, "ping", lambda self, **kw: pings.append(self) or True)
-    serving.bump_freshness(["s1"])  # the events receiver's write, then the barrier
+    freshness.bump_freshness(["s1"])  # the events receiver's write, then the barrier
     assert len(pings) == 1
     monkeypatch.undo()
-    bumped = serving.freshness_stamp("s1")
-    assert bumped != stamp and bumped == serving.freshness_of(["s1"])["s1"]
-    other.set(cache.make_key(serving.freshness_key("s1")), 12345)
+    bumped = freshness.freshness_stamp("s1")
+    assert bumped != stamp and bumped == freshness.freshness_of(["s1"])["s1"]
+    other.set(cache.make_key(freshness.freshness_key("s1")), 12345)
     other.ping()  # the barrier every stamp writer waits for
-    assert serving.freshness_stamp("s1") == 12345
+    assert freshness.freshness_stamp("s1") == 12345
 
-    tracked.send_command("CLIENT", "ID")
-    other.client_kill_filter(_id=tracked.read_response())
-    assert serving.freshness_stamp("s1") == 12345  # read through the cache API this time
-    assert serving.freshness_stamp("s1") == 12345  # and kept again on a new connection
-    serving.bump_freshness(["s1"])
-    assert serving.freshness_stamp("s1") not in (12345, None)  # tracked again after reconnect
+    for lost in ("data", "subscriber"):  # losing either one of the pair forgets all
+        tracked = tracking.stamps._local.connection
+        tracked.send_command("CLIENT", "TRACKINGINFO")
+        info = dict(zip(*[iter(tracked.read_response())] * 2, strict=True))
+        tracked.send_command("CLIENT", "ID")
+        data_id = tracked.read_response()
+        other.client_kill_filter(_id=data_id if lost == "data" else info[b"redirect"])
+        other.set(cache.make_key(freshness.freshness_key("s1")), 777)
+        other.ping()
+        assert freshness.freshness_stamp("s1") == 777  # read through the cache API this time
+        assert freshness.freshness_stamp("s1") == 777  # and kept again on a new pair
+        other.set(cache.make_key(freshness.freshness_key("s1")), 12345)
+        other.ping()
+        assert freshness.freshness_stamp("s1") == 12345  # tracked again after reconnect
 
     other.flushdb()
     other.ping()
-    fresh = serving.freshness_stamp("s1")  # the flush took the kept stamp too: a new one
-    assert fresh not in (12345, None) and fresh == serving.freshness_of(["s1"])["s1"]
+    fresh = freshness.freshness_stamp("s1")  # the flush took the kept stamp too: a new one
+    assert fresh not in (12345, None) and fresh == freshness.freshness_of(["s1"])["s1"]
 
 
 @pytest.mark.django_db
 def test_a_large_invalidation_backlog_is_read_to_the_end(monkeypatch):
     """Redis writes at most 64 KB to a client per event-loop pass: a reader that finds a big
-    backlog round-trips a PING (what Redis held back comes before the PONG), so none of many
+    backlog round-trips a PING (what Redis held back comes before the pong), so none of many
     bumps is missed."""
-    from engine import serving
+    from engine import freshness, tracking
 
     users = [f"bulk{n}" for n in range(5000)]
-    serving.freshness_of(users)
-    before = {user: serving.freshness_stamp(user) for user in users}  # all tracked
-    serving.bump_freshness(users)  # 5,000 invalidations, about 350 KB
-    tracked = serving._stamps._local.connection
+    freshness.freshness_of(users)
+    before = {user: freshness.freshness_stamp(user) for user in users}  # all tracked
+    freshness.bump_freshness(users)  # 5,000 invalidations, about 350 KB
+    subscriber = tracking.stamps._local.subscriber
     sent = []
-    send = tracked.send_command
+    send = subscriber.send_command
     monkeypatch.setattr(
-        tracked, "send_command", lambda *args, **kw: sent.append(args) or send(*args, **kw)
+        subscriber, "send_command", lambda *args, **kw: sent.append(args) or send(*args, **kw)
     )
-    assert serving.freshness_stamp(users[0]) != before[users[0]]
+    assert freshness.freshness_stamp(users[0]) != before[users[0]]
     assert sent[0] == ("PING",)
-    assert all(serving.freshness_stamp(user) != before[user] for user in users)
+    assert all(freshness.freshness_stamp(user) != before[user] for user in users)
 
 
 @pytest.mark.django_db
 def test_a_server_refusing_tracking_gets_a_plain_read_per_request(monkeypatch):
-    """Where Redis (or a proxy in front of it) refuses RESP3 or CLIENT TRACKING, every read
-    goes through the cache API, without trying a new connection per request."""
-    from engine import serving
+    """Where Redis (or a proxy in front of it) refuses CLIENT TRACKING, every read goes through
+    the cache API, without trying a new connection per request."""
+    from engine import freshness, tracking
 
-    reader = serving._TrackedStamps()
+    reader = tracking.TrackedStamps()
     tries = []
 
-    def refuse(self, connection):
+    def refuse(self, connection, redirect):
         tries.append(connection)
         raise redis.exceptions.ResponseError("unknown command 'CLIENT|TRACKING'")
 
-    monkeypatch.setattr(serving._TrackedStamps, "_track", refuse)
-    key = serving.freshness_key("s2")
-    serving.bump_freshness(["s2"])
-    stamp = serving.freshness_of(["s2"])["s2"]
+    monkeypatch.setattr(tracking.TrackedStamps, "_track", refuse)
+    key = freshness.freshness_key("s2")
+    freshness.bump_freshness(["s2"])
+    stamp = freshness.freshness_of(["s2"])["s2"]
     assert reader.get(key) == stamp
-    serving.bump_freshness(["s2"])
-    assert reader.get(key) == serving.freshness_of(["s2"])["s2"] != stamp
+    freshness.bump_freshness(["s2"])
+    assert reader.get(key) == freshness.freshness_of(["s2"])["s2"] != stamp
     assert len(tries) == 1 and reader.unsupported
+
+
+def test_tracking_uses_no_private_redis_attribute():
+    """The tracked read rests on redis-py's public API only, so a redis-py upgrade that moves
+    its internals cannot silently break read-your-writes."""
+    import ast
+    import inspect
+
+    from engine import tracking
+
+    tree = ast.parse(inspect.getsource(tracking))
+    private = sorted(
+        {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+            and node.attr != "_local"
+        }
+    )
+    assert private == []

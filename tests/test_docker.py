@@ -260,4 +260,6 @@ def test_a_worker_started_without_queues_consumes_every_declared_one():
     consumed = worker({"queues": None})
     assert set(declared_queues(registry.all_scenarios())) <= consumed
     assert {*QUEUES, settings.CELERY_TASK_DEFAULT_QUEUE} <= consumed
-    assert not set(declared_queues(registry.all_scenarios())) & worker({"queues": "training"})  # -Q decides
+    assert not set(declared_queues(registry.all_scenarios())) & worker(
+        {"queues": "training"}
+    )  # -Q decides

@@ -35,6 +35,7 @@ from engine.scenario import (
     TrainingOutcome,
 )
 from engine.snapshot import ALL_ROWS, CatalogSnapshot, snapshots
+from ml.base import topn_family_names
 from ml.index import DEFAULT_EXACT_THRESHOLD
 from scenarios.products.candidates import SEEN_RULES, reasons_for, user_candidates
 from scenarios.products.dataset import (
@@ -45,7 +46,8 @@ from scenarios.products.dataset import (
 )
 from scenarios.products.state import ServingState, load_state, model_class, save_artifacts
 
-MODEL_FAMILIES = ["popularity", "itemknn", "ease", "als", "rp3beta", "bpr", "two_tower", "neumf"]
+# The training matrix holds event weights, so families that read its values as times sit out.
+MODEL_FAMILIES = topn_family_names(values="weights")
 TRENDING_WINDOWS = {"day": (1, "today"), "week": (7, "this week"), "month": (30, "this month")}
 POPULAR_TTL_SECONDS = 60
 SEGMENT_TOP = 500
@@ -428,7 +430,8 @@ class ProductsScenario(Scenario):
         content = snapshot.content_similarity(row)
         collaborative = Slate([], [])
         context.fallback = state is None
-        if state is not None:
+        related = state is not None and state.has_similarity
+        if related:
             state.align(snapshot)
             index = int(state.model_index[row])
             if index >= 0:
@@ -442,11 +445,11 @@ class ProductsScenario(Scenario):
                     [f"shoppers who liked {title} also liked this"] * int(keep.sum()),
                 )
         collaborative = collaborative.keep(allowed[collaborative.rows])
-        is_new = np.ones(len(snapshot.ids), bool) if state is None else state.model_index < 0
+        is_new = state.model_index < 0 if related else np.ones(len(snapshot.ids), bool)
         cold = np.flatnonzero(allowed & is_new & (content > 0))
         cold = cold[np.argsort(-content[cold], kind="stable")][: request.n]
         top = float(collaborative.scores.max()) if len(collaborative) else 1.0
-        label = f"new, similar to {title}" if state is not None else f"similar to {title}"
+        label = f"new, similar to {title}" if related else f"similar to {title}"
         merged = Slate(
             np.r_[collaborative.rows, cold],
             np.r_[collaborative.scores, content[cold] * max(top, 1e-6)],

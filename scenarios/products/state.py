@@ -70,6 +70,18 @@ class ServingState:
         self.model_index = index
         self.snapshot_build = snapshot.build
 
+    @functools.cached_property
+    def has_similarity(self) -> bool:
+        """Whether the model relates items at all (popularity does not: similar items then
+        come from content alone)."""
+        if self.similar_index is not None:
+            return True
+        try:
+            self.model.similar_items([0], n=1)
+        except NotImplementedError:
+            return False
+        return True
+
     def similar_to(self, index: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The model's nearest items to item ``index``: through the saved vector index when the
         model has item vectors, else the model's own similarity (item-kNN, EASE rows)."""

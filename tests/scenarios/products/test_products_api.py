@@ -321,3 +321,22 @@ def test_products_never_answers_with_articles(store, train_products, read_client
     assert served and not served & {article.external_id for article in articles}
     missing = read_client.get(URL + "similar", {"item_id": "guide-1"})
     assert missing.status_code == 404  # not an item products knows
+
+
+@pytest.mark.parametrize("model", ["popularity", "ensemble"])
+def test_every_offered_family_answers_every_endpoint(store, train_products, read_client, model):
+    """The settings offer every weight-reading top-N family; one without item similarity
+    (popularity) still answers similar items, from content, rather than failing."""
+    from scenarios.products.scenario import MODEL_FAMILIES
+
+    assert {"popularity", "ensemble", "als"} <= set(MODEL_FAMILIES)
+    assert "seqknn" not in MODEL_FAMILIES  # reads the matrix's values as event times
+    version = train_products(model=model)
+    assert version.status == "promoted", version.error
+    for response in (
+        read_client.get(URL + "recommendations", {"user_id": "b1", "n": 3}),
+        read_client.get(URL + "similar", {"item_id": "book-1", "n": 3}),
+        read_client.post(URL + "basket", {"item_ids": ["book-1"], "n": 3}, format="json"),
+    ):
+        assert response.status_code == 200, response.json()
+        assert ids(response)

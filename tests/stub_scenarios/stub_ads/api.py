@@ -1,0 +1,79 @@
+from django.db import transaction
+from django.urls import path
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from catalog.models import User
+from engine.api import ScenarioView
+from engine.ids import require_recommendation_id
+from engine.kinds import ANSWERS, SlotQuery
+from engine.scenario import InvalidRequest, Kind
+
+from .models import Ad, AdClick
+
+SLUG = "stub_ads"
+
+
+class ClickBody(serializers.Serializer):
+    recommendation_id = serializers.CharField(max_length=64)
+    ad_id = serializers.CharField(max_length=64)
+    user_id = serializers.CharField(max_length=255)
+
+    def validate_recommendation_id(self, value):
+        try:
+            require_recommendation_id(SLUG, value)
+        except InvalidRequest as error:
+            raise serializers.ValidationError(str(error)) from None
+        return value
+
+    def validate_ad_id(self, value):
+        ad = Ad.objects.filter(ad_id=value).first()
+        if ad is None:
+            raise serializers.ValidationError(f"no ad {value!r}")
+        return ad
+
+    def validate_user_id(self, value):
+        user = User.objects.filter(external_id=value).first()
+        if user is None:
+            raise serializers.ValidationError(f"no user {value!r}")
+        return user
+
+
+class SlotView(ScenarioView):
+    scenario_slug = SLUG
+
+    @extend_schema(
+        summary="Ads for a slot", parameters=[SlotQuery], responses=ANSWERS[Kind.SLOT_ADS]
+    )
+    def get(self, request):
+        return self.answer(SlotQuery.request_from(request.query_params))
+
+
+class ClickView(ScenarioView):
+    scenario_slug = SLUG
+    required_scope = "write"
+
+    @extend_schema(
+        summary="Record a click on an ad of an answer",
+        request=ClickBody,
+        responses={201: inline_serializer("StubAdClick", {"price": serializers.FloatField()})},
+    )
+    def post(self, request):
+        body = ClickBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        with transaction.atomic():
+            click = AdClick.objects.create(
+                ad=data["ad_id"],
+                user=data["user_id"],
+                recommendation_id=data["recommendation_id"],
+                price=data["ad_id"].bid,
+            )
+        return Response({"price": click.price}, status=201)
+
+
+urlpatterns = [
+    path("slot", SlotView.as_view(), name="slot"),
+    path("clicks", ClickView.as_view(), name="clicks"),
+]

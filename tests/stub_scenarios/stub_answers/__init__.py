@@ -1,0 +1,1 @@
+"""QUERY_ANSWERS stub: FAQ entries ranked by word overlap with the question."""

@@ -41,6 +41,7 @@ def user_segments(age_band: str, gender: str, location: str, segments) -> list[s
 @dataclass
 class ProductsDataset:
     matrix: sp.csr_matrix  # users x items, summed event weights
+    times: sp.csr_matrix  # same pairs: minutes from the first event to the pair's latest, + 1
     users: IdMap  # external user ids
     items: IdMap  # external item ids
     user_pks: np.ndarray
@@ -88,6 +89,14 @@ def build_dataset(settings: dict[str, Any], item_kinds: tuple[str, ...]) -> Prod
         dtype=np.float32,
     )
     matrix.sum_duplicates()
+    minutes = (np.asarray(stamps) - min(stamps)) / 60.0 + 1.0
+    pairs = user_index * len(unique_items) + item_index
+    order = np.lexsort((minutes, pairs))
+    latest = order[np.r_[pairs[order][1:] != pairs[order][:-1], True]]
+    times = sp.csr_matrix(
+        (minutes[latest].astype(np.float32), (user_index[latest], item_index[latest])),
+        shape=matrix.shape,
+    )
 
     user_rows = dict(
         (pk, (external, age, gender, location, segments))
@@ -106,6 +115,7 @@ def build_dataset(settings: dict[str, Any], item_kinds: tuple[str, ...]) -> Prod
         memberships[row, [column[k] for k in keys]] = 1.0
     return ProductsDataset(
         matrix=matrix,
+        times=times,
         users=IdMap([user_rows[pk][0] for pk in unique_users.tolist()]),
         items=IdMap([item_external[pk] for pk in unique_items.tolist()]),
         user_pks=unique_users,

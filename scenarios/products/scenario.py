@@ -46,8 +46,7 @@ from scenarios.products.dataset import (
 )
 from scenarios.products.state import ServingState, load_state, model_class, save_artifacts
 
-# The training matrix holds event weights, so families that read its values as times sit out.
-MODEL_FAMILIES = topn_family_names(values="weights")
+MODEL_FAMILIES = topn_family_names()  # a family reading event times is fitted on dataset.times
 TRENDING_WINDOWS = {"day": (1, "today"), "week": (7, "this week"), "month": (30, "this month")}
 POPULAR_TTL_SECONDS = 60
 SEGMENT_TOP = 500
@@ -135,7 +134,11 @@ class ProductsScenario(Scenario):
         progress(0.2, f"fitting {cls.name} on the training split")
         train, test = stratified_split_matrix(data.matrix, ratio=1 - settings["test_ratio"])
         metrics: dict[str, float] = {}
-        evaluated = cls(**params).fit(train, user_features=features)
+        by_time = cls.interaction_values == "times"  # the same pairs, with their event times
+        evaluated = cls(**params).fit(
+            data.times.multiply(train.astype(bool)).tocsr() if by_time else train,
+            user_features=features,
+        )
         if test.nnz:
             progress(0.5, "evaluating on the held-out split")
             metrics = {
@@ -144,7 +147,7 @@ class ProductsScenario(Scenario):
                 if np.isscalar(value)
             }
         progress(0.65, f"fitting {cls.name} on all data")
-        model = cls(**params).fit(data.matrix, user_features=features)
+        model = cls(**params).fit(data.times if by_time else data.matrix, user_features=features)
         model.history = evaluated.history
         progress(0.85, "saving artifacts")
         recall = save_artifacts(artifact_dir, model, data, settings)

@@ -184,7 +184,10 @@ def service_environment(services: Services, var_dir: Path) -> dict[str, str]:
         "REDIS_URL": services.cache_url,
         "RECO_ARTIFACTS_DIR": str(services.artifacts_dir),
         "RECO_VAR_DIR": str(var_dir),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
+        # The settings of this test process (the stub scenarios enabled), importable from the
+        # repository root as pytest's pythonpath makes them here.
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -1,16 +1,20 @@
 """How the contract tests drive each installed scenario: the rows it trains on, a request its
 kind answers, requests it must refuse, and how a client reports feedback on an answer.
 
-Every installed scenario needs a case here (``test_every_installed_scenario_has_a_case``
-fails otherwise): a scenario added under scenarios/ brings its case with its own tests. Cases
-run on the planted store (tests/engine/planted.py): users p1-p6 and b1-b6, phones and books.
+Every installed scenario needs a case (``test_every_installed_scenario_has_a_case`` fails
+otherwise). The products case and the stubs' are here; a scenario under scenarios/<slug>/ brings
+its own with its tests, as ``CASE`` in tests/scenarios/<slug>/contract_case.py, found by
+:func:`all_cases`. Cases run on the planted store (tests/engine/planted.py): users p1-p6 and
+b1-b6, phones and books, each with a few events.
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
@@ -20,11 +24,15 @@ _event_ids = itertools.count()
 
 @dataclass
 class Case:
+    """``query`` must name a user of the planted store (``user_id``, p1 when absent) whose
+    answer, once trained, is not empty; ``feedback`` posts a click or outcome on the answer's
+    first item through the scenario's own API and returns the response (200 or 201)."""
+
     query: dict[str, Any]  # a good request of the generic endpoint
     bad: list[dict[str, Any]]  # each one a 400
     feedback: Callable[[Any, dict, str], Any]  # (write client, answer body, user id) -> response
     seed: Callable[[], None] = lambda: None  # rows the scenario trains on, beyond the store
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # fast settings for the tests
 
 
 def _products_click(client, body, user_id):
@@ -178,3 +186,12 @@ CASES: dict[str, Case] = {
         seed=_seed_people,
     ),
 }
+
+
+def all_cases() -> dict[str, Case]:
+    """The cases here and every tests/scenarios/<slug>/contract_case.py's ``CASE``."""
+    found = dict(CASES)
+    for path in sorted(Path(__file__).parents[1].glob("scenarios/*/contract_case.py")):
+        module = importlib.import_module(f"tests.scenarios.{path.parent.name}.contract_case")
+        found[path.parent.name] = module.CASE
+    return found

@@ -12,10 +12,11 @@ from engine.forms import PREFIX, has_setting_fields, settings_form_for
 from engine.ids import require_recommendation_id
 from engine.models import ScenarioConfig
 from engine.scenario import ANSWER_TYPES
-from tests.engine.contract_cases import CASES
+from tests.engine.contract_cases import all_cases
 from tests.engine.planted import configure
 
 SCENARIOS = [scenario.slug for scenario in registry.all_scenarios()]
+CASES = all_cases()
 
 
 def test_every_installed_scenario_has_a_case():

@@ -1,0 +1,341 @@
+"""Customer-service FAQ: a shopper's question -> FAQ entries, or a hand-off to a person.
+
+One matcher (:mod:`ml.models.faq_matching`: BM25, a TF dual encoder or their hybrid) is fitted
+on every active entry's question and paraphrases in both languages; a query is answered from
+the entries of its language (given, or read from its script). The answers' scores are the
+softmax probabilities over those entries: under ``handoff_below`` the best one is not sure
+enough and the answer says ``handoff`` (still listing its best guesses). Among answers within
+``purchase_margin`` of the best, those linked to items the shopper bought lately come first.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from django.db.models import Case, CharField, F, Value, When
+from django.utils import timezone
+
+from engine.pipeline import Slate
+from engine.scenario import InvalidRequest, Kind, QueryAnswer, Scenario, TrainingOutcome
+from ml.base import Model
+from ml.models.faq_matching import FAMILIES, Bm25sMatcher
+from ml.models.text_matching import handoff_threshold
+from ml.text_tokenize import CHINESE_MODES, script_of
+
+from .models import FaqEntry, Language, QueryLog
+
+SLUG = "faq"
+LANGUAGES = tuple(Language.values)
+CANDIDATES = 50  # best entries carried past the candidate stage (the rest never show)
+HELPFUL, NOT_HELPFUL = "faq_helpful", "faq_not_helpful"
+BOUGHT_REASON = "linked to an item you bought recently"
+
+
+@dataclass
+class FaqState:
+    """A trained matcher and each of its answers' language."""
+
+    model: Model
+    keys: np.ndarray
+    languages: np.ndarray
+
+
+def check_query(text: str, max_length: int) -> str:
+    """The query stripped, or InvalidRequest naming what is wrong with it."""
+    query = text.strip()
+    if not query:
+        raise InvalidRequest("query is empty")
+    if len(query) > max_length:
+        raise InvalidRequest(f"query has {len(query)} characters; at most {max_length} allowed")
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in "\t\n\r" for c in query):
+        raise InvalidRequest("query holds control or binary characters; send plain text")
+    return query
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    shifted = (scores - scores.max()) / temperature
+    weights = np.exp(shifted)
+    return weights / weights.sum()
+
+
+def held_out_split(entries: list[dict], rng: np.random.Generator):
+    """(fit texts, fit keys, validation texts, validation keys): one paraphrase of every entry
+    with three or more texts is held out, so each entry keeps two to learn from."""
+    fit, valid = ([], []), ([], [])
+    for entry in entries:
+        texts = entry["texts"]
+        held = int(rng.integers(1, len(texts))) if len(texts) >= 3 else -1
+        for position, text in enumerate(texts):
+            part = valid if position == held else fit
+            part[0].append(text)
+            part[1].append(entry["key"])
+    return (*fit, *valid)
+
+
+def ranking_metrics(model, queries: list[str], keys: list[str], languages: dict) -> dict:
+    """accuracy@1, recall@3 and MRR of ``queries`` against their ``keys``, each ranked among
+    the entries of its own language (``languages``: key -> language), as serving ranks them."""
+    scores = model.answer_scores(queries)
+    answer_languages = np.array([languages[key] for key in model.answers])
+    query_languages = np.array([languages[key] for key in keys])
+    scores[answer_languages[None, :] != query_languages[:, None]] = -np.inf
+    position = {key: i for i, key in enumerate(model.answers)}
+    right = scores[np.arange(len(keys)), [position[key] for key in keys]]
+    ranks = 1 + (scores > right[:, None]).sum(axis=1)
+    confidence = [
+        softmax(row[np.isfinite(row)], model.params["temperature"]).max() for row in scores
+    ]
+    threshold = handoff_threshold(confidence, ranks == 1, 0.9)
+    return {
+        "accuracy@1": float(np.mean(ranks == 1)),
+        "recall@3": float(np.mean(ranks <= 3)),
+        "mrr": float(np.mean(1.0 / ranks)),
+        # the handoff_below at which 90% of the answered queries are right (1: none reaches it)
+        "threshold_for_90%": threshold if np.isfinite(threshold) else 1.0,
+    }
+
+
+class FaqScenario(Scenario):
+    slug = SLUG
+    title = "Customer-service FAQ"
+    kind = Kind.QUERY_ANSWERS
+    primary_metric = "accuracy@1"
+    click_events = (HELPFUL, NOT_HELPFUL)  # a rating is the shopper engaging with the answer
+    outcome_events = (HELPFUL,)
+    settings_schema = {
+        "type": "object",
+        "properties": {
+            "model": {"type": "string", "enum": sorted(FAMILIES), "description": "matcher"},
+            "chinese_tokens": {
+                "type": "string",
+                "enum": list(CHINESE_MODES),
+                "description": "how Chinese text is cut into tokens",
+            },
+            "handoff_below": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "hand the query to a person when the best answer's "
+                "probability is below this",
+            },
+            "purchase_margin": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "answers this close to the best one are put first when "
+                "linked to an item the shopper bought (0: never)",
+            },
+            "purchase_days": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "how far back a purchase counts as recent",
+            },
+            "max_query_length": {
+                "type": "integer",
+                "minimum": 10,
+                "maximum": 1000,
+                "description": "longest query answered (characters)",
+            },
+            "retrain_on_change": {
+                "type": "boolean",
+                "description": "queue a training when an entry is saved or deleted",
+            },
+        },
+    }
+    default_settings = {
+        "model": "hybrid",
+        "chinese_tokens": "bigram",
+        "handoff_below": 0.35,
+        "purchase_margin": 0.1,
+        "purchase_days": 30,
+        "max_query_length": 500,
+        "retrain_on_change": True,
+    }
+    request_time_settings = frozenset(
+        {"handoff_below", "purchase_margin", "purchase_days", "max_query_length"}
+    )
+
+    # ---- training ---------------------------------------------------------------------------
+    def build_dataset(self, settings) -> list[dict]:
+        entries = [
+            {"key": e.key, "language": e.language, "texts": e.training_texts()}
+            for e in FaqEntry.objects.filter(is_active=True).order_by("key")
+        ]
+        if len(entries) < 2:
+            raise ValueError(f"{len(entries)} active FAQ entries: at least 2 are needed")
+        return entries
+
+    def _matcher(self, settings, **overrides) -> Model:
+        family = FAMILIES[settings["model"]]
+        params = {**settings["hyperparameters"], "chinese": settings["chinese_tokens"]}
+        return family(**{**params, **overrides})
+
+    def train(self, version, artifact_dir, progress):
+        settings = self.effective_settings(version.settings)
+        progress(0.05, "reading the FAQ entries")
+        entries = self.build_dataset(settings)
+        fit_texts, fit_keys, val_texts, val_keys = held_out_split(
+            entries, np.random.default_rng(version.pk or 0)
+        )
+        progress(0.2, f"fitting {settings['model']} on {len(fit_texts)} texts")
+        validation = (val_texts, val_keys) if val_texts else None
+        checked = self._matcher(settings).fit(fit_texts, fit_keys, validation)
+        languages = {e["key"]: e["language"] for e in entries}
+        queries, keys = validation or (fit_texts, fit_keys)
+        metrics = ranking_metrics(checked, queries, keys, languages)
+        metrics["validation_queries"] = float(len(val_texts))
+        progress(0.6, "refitting on every text")
+        tuned = {"weight": checked.weight} if hasattr(checked, "weight") else {}
+        model = self._matcher(settings, **tuned).fit(
+            [t for e in entries for t in e["texts"]],
+            [e["key"] for e in entries for _ in e["texts"]],
+        )
+        folder = Path(artifact_dir)
+        model.save(folder / "model")
+        (folder / "languages.json").write_text(json.dumps(languages), encoding="utf-8")
+        return TrainingOutcome(
+            metrics=metrics,
+            history=checked.history.to_dict(),
+            data_snapshot={
+                "entries": len(entries),
+                "texts": sum(len(e["texts"]) for e in entries),
+                "by_language": {
+                    lang: sum(e["language"] == lang for e in entries) for lang in LANGUAGES
+                },
+            },
+        )
+
+    # ---- serving ----------------------------------------------------------------------------
+    def load_state(self, version) -> FaqState:
+        folder = Path(version.artifact_path)
+        model = Model.load(folder / "model")
+        languages = json.loads((folder / "languages.json").read_text(encoding="utf-8"))
+        keys = np.array(model.answers)
+        return FaqState(model, keys, np.array([languages[k] for k in model.answers]))
+
+    def resolve(self, request, context):
+        request.query = check_query(request.query, context.settings["max_query_length"])
+        language = request.context.get("language")
+        if language is not None and language not in LANGUAGES:
+            raise InvalidRequest(f"language {language!r} is not supported; use one of {LANGUAGES}")
+        context.notes["language"] = language or script_of(request.query)
+
+    def _live_state(self, context) -> FaqState | None:
+        """Untrained: BM25 over the active entries as they are now."""
+        context.fallback = True
+        entries = self.build_dataset(context.settings) if FaqEntry.objects.exists() else []
+        entries = [e for e in entries if e["texts"]]
+        if len(entries) < 2:
+            return None
+        model = Bm25sMatcher(chinese=context.settings["chinese_tokens"]).fit(
+            [t for e in entries for t in e["texts"]],
+            [e["key"] for e in entries for _ in e["texts"]],
+        )
+        languages = {e["key"]: e["language"] for e in entries}
+        keys = np.array(model.answers)
+        return FaqState(model, keys, np.array([languages[k] for k in model.answers]))
+
+    def candidates(self, request, context):
+        language = context.notes["language"]
+        try:
+            state = context.state or self._live_state(context)
+        except ValueError:  # too few entries to match against
+            state = None
+        if state is None or language not in LANGUAGES:  # unsupported script: a person answers
+            return self._decide(context, language, Slate([], []))
+        context.notes["keys"] = state.keys
+        scores = state.model.answer_scores([request.query])[0]
+        rows = np.flatnonzero(state.languages == language)
+        if not len(rows):
+            rows = np.arange(len(state.keys))
+        rows = rows[scores[rows] > 0]  # sharing nothing with the query is no guess
+        if not len(rows):
+            return self._decide(context, language, Slate([], []))
+        probabilities = softmax(scores[rows], state.model.params["temperature"])
+        order = np.argsort(-probabilities, kind="stable")[:CANDIDATES]
+        return self._decide(context, language, Slate(rows[order], probabilities[order]))
+
+    def _decide(self, context, language: str, slate: Slate) -> Slate:
+        confidence = float(slate.scores[0]) if len(slate) else 0.0
+        context.extra.update(
+            handoff=confidence < context.settings["handoff_below"],
+            language=language,
+            confidence=round(confidence, 6),
+        )
+        return slate
+
+    def allowed(self, request, context, slate):
+        """Entries deactivated (or deleted) since training are never shown."""
+        keys = [context.notes["keys"][row] for row in slate.rows.tolist()]
+        live = FaqEntry.objects.filter(key__in=keys, is_active=True).in_bulk(field_name="key")
+        context.notes["entries"] = live
+        return np.array([key in live for key in keys], dtype=bool)
+
+    def score(self, request, context, slate):
+        """Close answers linked to a recent purchase of the shopper's go first."""
+        margin = context.settings["purchase_margin"]
+        if not request.user_id or margin <= 0 or len(slate) < 2:
+            return slate
+        close = np.flatnonzero(slate.scores >= slate.scores[0] - margin)
+        if len(close) < 2:
+            return slate
+        since = timezone.now() - timedelta(days=context.settings["purchase_days"])
+        keys = [context.notes["keys"][row] for row in slate.rows[close].tolist()]
+        linked = set(
+            FaqEntry.objects.filter(
+                key__in=keys,
+                linked_items__interactions__user__external_id=request.user_id,
+                linked_items__interactions__event_type="purchase",
+                linked_items__interactions__timestamp__gte=since,
+            ).values_list("key", flat=True)
+        )
+        if not linked:
+            return slate
+        first = [i for i, key in zip(close.tolist(), keys, strict=True) if key in linked]
+        order = first + [i for i in range(len(slate)) if i not in set(first)]
+        reasons = [BOUGHT_REASON if i in first else slate.reasons[i] for i in order]
+        return Slate(slate.rows[order], slate.scores[order], reasons)
+
+    def explain(self, request, context, slate):
+        entries, handoff = context.notes.get("entries", {}), context.extra["handoff"]
+        answers = []
+        for row, score in zip(slate.rows.tolist(), slate.scores.tolist(), strict=True):
+            entry = entries[context.notes["keys"][row]]
+            answers.append(QueryAnswer(entry.key, entry.question, entry.answer, score, handoff))
+        return answers
+
+    def record_exposure(self, request, answer, recommendation_id):
+        from catalog.models import User
+
+        first = answer.items[0].entry_id if answer.items else None
+        QueryLog.objects.create(
+            text=request.query,
+            user=User.objects.filter(external_id=request.user_id).first()
+            if request.user_id
+            else None,
+            language=answer.extra.get("language", ""),
+            chosen_entry=FaqEntry.objects.filter(key=first).first() if first else None,
+            confidence=answer.extra.get("confidence", 0.0),
+            handed_off=answer.extra.get("handoff", True),
+            recommendation_id=recommendation_id,
+        )
+
+    # ---- feedback ---------------------------------------------------------------------------
+    def feedback_events(self):
+        return (
+            QueryLog.objects.filter(helpful__isnull=False)
+            .annotate(
+                event_type=Case(
+                    When(helpful=True, then=Value(HELPFUL)),
+                    default=Value(NOT_HELPFUL),
+                    output_field=CharField(),
+                ),
+                timestamp=F("feedback_at"),
+            )
+            .values("recommendation_id", "event_type", "timestamp")
+        )

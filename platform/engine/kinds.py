@@ -10,11 +10,48 @@ from __future__ import annotations
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-from engine.scenario import Kind, RecommendationRequest
+from engine.ids import require_recommendation_id
+from engine.scenario import InvalidRequest, Kind, RecommendationRequest
 
 MAX_N = 100
 MAX_QUERY_LENGTH = 1000
 _PLAIN_QUERY = {"user_id", "n"}
+
+
+class RecommendationIdField(serializers.CharField):
+    """The ``recommendation_id`` a feedback body quotes: one of this scenario's answers (a
+    scenario's own feedback endpoints use it, so a typo or another scenario's id is a 400)."""
+
+    def __init__(self, slug: str, **kwargs):
+        self.slug = slug
+        kwargs.setdefault("help_text", "The recommendation_id of the answer this is about.")
+        super().__init__(max_length=64, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            require_recommendation_id(self.slug, value)
+        except InvalidRequest as error:
+            raise serializers.ValidationError(str(error)) from None
+        return value
+
+
+class CatalogUserField(serializers.CharField):
+    """A store's user id, validated into the catalog ``User`` (an unknown id is a 400 naming
+    it): what a scenario's own tables link their rows to."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "The store's id of a user the catalog knows.")
+        super().__init__(max_length=255, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        from catalog.models import User
+
+        external_id = super().run_validation(data)  # a string within max_length first
+        user = User.objects.filter(external_id=external_id).first()
+        if user is None:
+            raise serializers.ValidationError(f"no user {external_id!r}")
+        return user
 
 
 def _ids(text: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""RecommendationQuery.request_from: the direct read of plain queries agrees with the serializer."""
+"""The kinds' query parsing (RecommendationQuery.request_from agrees with the serializer) and
+the fields scenario feedback bodies share."""
 
 import pytest
 from django.http import QueryDict
@@ -72,3 +73,36 @@ def test_filters_go_through_the_serializer():
     )
     assert request.exclude == ["a", "b"]
     assert request.filters == {"category": "books", "min_price": 2.5}
+
+
+def test_feedback_fields_refuse_another_scenarios_id_and_an_unknown_user(db):
+    from rest_framework import serializers
+
+    from catalog.models import User
+    from engine.ids import new_recommendation_id
+    from engine.kinds import CatalogUserField, RecommendationIdField
+
+    class Feedback(serializers.Serializer):
+        recommendation_id = RecommendationIdField("stub_offers")
+        user_id = CatalogUserField()
+
+    user = User.objects.create(external_id="u1")
+    good = Feedback(
+        data={
+            "recommendation_id": new_recommendation_id("stub_offers", None, "control"),
+            "user_id": "u1",
+        }
+    )
+    assert good.is_valid(), good.errors
+    assert good.validated_data["user_id"] == user
+    bad = Feedback(
+        data={
+            "recommendation_id": new_recommendation_id("products", None, "control"),
+            "user_id": "nobody",
+        }
+    )
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"recommendation_id", "user_id"}
+    assert "nobody" in str(bad.errors["user_id"])
+    too_long = Feedback(data={"recommendation_id": "x", "user_id": "u" * 300})
+    assert not too_long.is_valid() and "user_id" in too_long.errors

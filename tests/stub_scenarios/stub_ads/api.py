@@ -4,11 +4,9 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from catalog.models import User
 from engine.api import ScenarioView
-from engine.ids import require_recommendation_id
-from engine.kinds import ANSWERS, SlotQuery
-from engine.scenario import InvalidRequest, Kind
+from engine.kinds import ANSWERS, CatalogUserField, RecommendationIdField, SlotQuery
+from engine.scenario import Kind
 
 from .models import Ad, AdClick
 
@@ -16,28 +14,15 @@ SLUG = "stub_ads"
 
 
 class ClickBody(serializers.Serializer):
-    recommendation_id = serializers.CharField(max_length=64)
+    recommendation_id = RecommendationIdField(SLUG)
     ad_id = serializers.CharField(max_length=64)
-    user_id = serializers.CharField(max_length=255)
-
-    def validate_recommendation_id(self, value):
-        try:
-            require_recommendation_id(SLUG, value)
-        except InvalidRequest as error:
-            raise serializers.ValidationError(str(error)) from None
-        return value
+    user_id = CatalogUserField()
 
     def validate_ad_id(self, value):
         ad = Ad.objects.filter(ad_id=value).first()
         if ad is None:
             raise serializers.ValidationError(f"no ad {value!r}")
         return ad
-
-    def validate_user_id(self, value):
-        user = User.objects.filter(external_id=value).first()
-        if user is None:
-            raise serializers.ValidationError(f"no user {value!r}")
-        return user
 
 
 class SlotView(ScenarioView):

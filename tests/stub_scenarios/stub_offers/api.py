@@ -4,11 +4,9 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from catalog.models import User
 from engine.api import ScenarioView
-from engine.ids import require_recommendation_id
-from engine.kinds import ANSWERS, UserQuery
-from engine.scenario import InvalidRequest, Kind
+from engine.kinds import ANSWERS, CatalogUserField, RecommendationIdField, UserQuery
+from engine.scenario import Kind
 
 from .models import Offer, OfferOutcome
 
@@ -16,29 +14,16 @@ SLUG = "stub_offers"
 
 
 class OutcomeBody(serializers.Serializer):
-    recommendation_id = serializers.CharField(max_length=64)
+    recommendation_id = RecommendationIdField(SLUG)
     offer_id = serializers.CharField(max_length=64)
-    user_id = serializers.CharField(max_length=255)
+    user_id = CatalogUserField()
     event_type = serializers.ChoiceField(choices=OfferOutcome.Event.choices)
-
-    def validate_recommendation_id(self, value):
-        try:
-            require_recommendation_id(SLUG, value)
-        except InvalidRequest as error:
-            raise serializers.ValidationError(str(error)) from None
-        return value
 
     def validate_offer_id(self, value):
         offer = Offer.objects.filter(offer_id=value).first()
         if offer is None:
             raise serializers.ValidationError(f"no offer {value!r}")
         return offer
-
-    def validate_user_id(self, value):
-        user = User.objects.filter(external_id=value).first()
-        if user is None:
-            raise serializers.ValidationError(f"no user {value!r}")
-        return user
 
 
 class OffersView(ScenarioView):

@@ -4,35 +4,19 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from catalog.models import User
 from engine.api import ScenarioView
-from engine.ids import require_recommendation_id
-from engine.kinds import ANSWERS, UserQuery
-from engine.scenario import InvalidRequest, Kind
+from engine.kinds import ANSWERS, CatalogUserField, RecommendationIdField, UserQuery
+from engine.scenario import Kind
 
 from .models import Follow
 
 SLUG = "stub_people"
 
 
-def existing_user(value):
-    user = User.objects.filter(external_id=value).first()
-    if user is None:
-        raise serializers.ValidationError(f"no user {value!r}")
-    return user
-
-
 class FollowBody(serializers.Serializer):
-    user_id = serializers.CharField(max_length=255, validators=[existing_user])
-    followee_id = serializers.CharField(max_length=255, validators=[existing_user])
-    recommendation_id = serializers.CharField(max_length=64, required=False)
-
-    def validate_recommendation_id(self, value):
-        try:
-            require_recommendation_id(SLUG, value)
-        except InvalidRequest as error:
-            raise serializers.ValidationError(str(error)) from None
-        return value
+    user_id = CatalogUserField()
+    followee_id = CatalogUserField()
+    recommendation_id = RecommendationIdField(SLUG, required=False)
 
     def validate(self, attrs):
         if attrs["user_id"] == attrs["followee_id"]:
@@ -67,8 +51,8 @@ class FollowView(ScenarioView):
         data = body.validated_data
         with transaction.atomic():
             _, created = Follow.objects.get_or_create(
-                follower=User.objects.get(external_id=data["user_id"]),
-                followee=User.objects.get(external_id=data["followee_id"]),
+                follower=data["user_id"],
+                followee=data["followee_id"],
                 defaults={"recommendation_id": data.get("recommendation_id", "")},
             )
         return Response({"created": created}, status=201 if created else 200)

@@ -1,0 +1,113 @@
+"""The ad server's own endpoints: serve a slot (with positions) and charge a click once."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.urls import path
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from catalog.models import User
+from engine.api import ScenarioView
+from engine.kinds import ANSWERS, SlotQuery
+from engine.scenario import Kind
+
+from .models import Campaign, Click, Impression
+
+SLUG = "ads"
+
+
+class ClickBody(serializers.Serializer):
+    recommendation_id = serializers.CharField(max_length=64)
+    ad_id = serializers.CharField(max_length=64)
+    user_id = serializers.CharField(max_length=255)
+
+    def validate(self, data):
+        user = User.objects.filter(external_id=data["user_id"]).first()
+        if user is None:
+            raise serializers.ValidationError({"user_id": f"no user {data['user_id']!r}"})
+        impression = (
+            Impression.objects.filter(
+                recommendation_id=data["recommendation_id"], ad__ad_id=data["ad_id"]
+            )
+            .select_related("ad")
+            .first()
+        )
+        if impression is None:
+            raise serializers.ValidationError(
+                {"ad_id": "no impression of this ad under this recommendation_id"}
+            )
+        return {**data, "user": user, "impression": impression}
+
+
+class ServeView(ScenarioView):
+    scenario_slug = SLUG
+
+    @extend_schema(
+        summary="Ads for a slot", parameters=[SlotQuery], responses=ANSWERS[Kind.SLOT_ADS]
+    )
+    def get(self, request):
+        response = self.answer(SlotQuery.request_from(request.query_params))
+        response.data["items"] = [
+            {**item, "position": position}
+            for position, item in enumerate(response.data["items"], start=1)
+        ]
+        return response
+
+
+class ClickView(ScenarioView):
+    scenario_slug = SLUG
+    required_scope = "write"
+
+    @extend_schema(
+        summary="Charge a click on an ad of an answer, once",
+        request=ClickBody,
+        responses={
+            201: inline_serializer(
+                "AdsClick",
+                {"charged": serializers.FloatField(), "duplicate": serializers.BooleanField()},
+            )
+        },
+    )
+    def post(self, request):
+        body = ClickBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        impression = data["impression"]
+        with transaction.atomic():
+            campaign = Campaign.objects.select_for_update().get(pk=impression.ad.campaign_id)
+            if Click.objects.filter(
+                recommendation_id=data["recommendation_id"], ad=impression.ad
+            ).exists():
+                return Response({"charged": 0.0, "duplicate": True}, status=200)
+            day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+            today = Click.objects.filter(
+                ad__campaign=campaign, timestamp__gte=day, timestamp__lt=day + timedelta(days=1)
+            ).aggregate(total=Sum("price"))["total"] or Decimal(0)
+            charge = max(
+                Decimal(0),
+                min(
+                    impression.price,
+                    campaign.daily_budget - today,
+                    campaign.total_budget - campaign.spent_total,
+                ),
+            )
+            Click.objects.create(
+                user=data["user"],
+                ad=impression.ad,
+                recommendation_id=data["recommendation_id"],
+                price=charge,
+            )
+            campaign.spent_total += charge
+            campaign.save(update_fields=["spent_total"])
+        return Response({"charged": float(charge), "duplicate": False}, status=201)
+
+
+urlpatterns = [
+    path("serve", ServeView.as_view(), name="serve"),
+    path("click", ClickView.as_view(), name="click"),
+]

@@ -1,0 +1,105 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+MONEY = {"max_digits": 12, "decimal_places": 4}
+
+
+class Advertiser(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Campaign(models.Model):
+    """Budgets and bid of a set of ads; serving reads its status live, so a pause is at once."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+        ENDED = "ended"
+
+    advertiser = models.ForeignKey(Advertiser, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    daily_budget = models.DecimalField(**MONEY)
+    total_budget = models.DecimalField(**MONEY)
+    bid_per_click = models.DecimalField(**MONEY)
+    spent_total = models.DecimalField(default=0, **MONEY)
+    target_segments = models.JSONField(default=list, blank=True, help_text="Empty: everyone.")
+    target_locations = models.JSONField(default=list, blank=True, help_text="Empty: anywhere.")
+    target_categories = models.JSONField(
+        default=list, blank=True, help_text="Item-category prefixes of the page; empty: any."
+    )
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.bid_per_click is not None and self.bid_per_click <= 0:
+            errors["bid_per_click"] = "the bid must be positive"
+        if self.start and self.end and self.end <= self.start:
+            errors["end"] = "the end must come after the start"
+        if self.total_budget is not None and self.total_budget < self.spent_total:
+            errors["total_budget"] = f"below what is already spent ({self.spent_total})"
+        if errors:
+            raise ValidationError(errors)
+
+
+class Slot(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    positions = models.PositiveSmallIntegerField(default=3)
+    reserve_price = models.DecimalField(default=0, **MONEY)
+
+    def __str__(self):
+        return self.name
+
+
+class Ad(models.Model):
+    ad_id = models.CharField(max_length=64, unique=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ads")
+    creative_text = models.CharField(max_length=300)
+    image_url = models.URLField(blank=True)
+    item = models.ForeignKey("catalog.Item", on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self):
+        return self.ad_id
+
+
+class Impression(models.Model):
+    """An ad shown in an answer: what a click must quote to be charged."""
+
+    user = models.ForeignKey(
+        "catalog.User", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="impressions")
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="+")
+    recommendation_id = models.CharField(max_length=64, db_index=True)
+    position = models.PositiveSmallIntegerField()
+    price = models.DecimalField(**MONEY)
+    device = models.CharField(max_length=32, blank=True)
+    hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"{self.ad_id} shown at {self.position}"
+
+
+class Click(models.Model):
+    user = models.ForeignKey("catalog.User", on_delete=models.CASCADE, related_name="+")
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="clicks")
+    recommendation_id = models.CharField(max_length=64)
+    price = models.DecimalField(**MONEY)
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recommendation_id", "ad"], name="ads_click_once")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} clicked {self.ad_id}"

@@ -1,0 +1,1 @@
+"""Coupons: personalized offers chosen by uplift (incremental purchases) under each budget."""

@@ -1,0 +1,37 @@
+"""The demo campaign: randomized, budgets kept, and a first model trained on it."""
+
+import io
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from engine.models import ModelVersion
+from scenarios.coupons.demo import seed
+from scenarios.coupons.models import Assignment, Offer, Redemption
+
+
+@pytest.fixture
+def demo_store(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", users=400, items=60, articles=0, days=30, stdout=io.StringIO())
+
+
+def test_the_demo_campaign_is_randomized_within_budget_and_trains(demo_store):
+    assignments = Assignment.objects.all()
+    groups = {group: assignments.filter(group=group).count() for group in ("treatment", "control")}
+    assert 150 < groups["treatment"] < 250 and 150 < groups["control"] < 250
+    assert assignments.values("user").distinct().count() == 400  # everyone, once
+    for offer in Offer.objects.all():
+        assert offer.spent <= offer.total_budget
+        assert offer.spent == sum(r.cost for r in Redemption.objects.filter(offer=offer))
+    version = ModelVersion.objects.get(scenario="coupons")
+    assert version.status == "promoted", version.error
+    assert version.metrics["qini"] > 0
+
+
+def test_seeding_again_adds_nothing(demo_store):
+    rows = Assignment.objects.count()
+    out = io.StringIO()
+    seed(rng=np.random.default_rng(1), stdout=out, scale=1.0)
+    assert Assignment.objects.count() == rows and "exist already" in out.getvalue()

@@ -23,13 +23,14 @@ _CHINESE_STOP = frozenset("的了吗呢吧啊我你您是在有和就也都要�
 
 
 def script_of(text: str) -> str:
-    """``zh`` when Han characters outnumber Latin letters, ``en`` when Latin letters do,
-    ``other`` for text in neither script (Cyrillic, Arabic, emoji, digits only)."""
+    """``zh`` or ``en`` by the script that carries more of the text (a Han character counts
+    as three Latin letters, about a word's share: "订单 order 在哪" is Chinese), ``other`` for
+    text in neither script (Cyrillic, Arabic, emoji, digits only)."""
     han = len(_HAN_CHAR.findall(text))
     latin = len(_LATIN_CHAR.findall(text))
     if han == 0 and latin == 0:
         return "other"
-    return "zh" if han >= latin else "en"
+    return "zh" if 3 * han >= latin else "en"
 
 
 def _jieba_words(run: str) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import platform as stdlib_platform
 import re
@@ -170,8 +171,6 @@ def backend_env(backend: str, var_dir: Path) -> dict[str, str]:
 
 
 def run_json(script: str, env: dict[str, str], timeout: int = 1800) -> dict:
-    import json
-
     done = subprocess.run(
         [sys.executable, "-c", script],
         env=env,
@@ -254,7 +253,11 @@ class Gunicorn:
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a worker stuck in a request: don't leak the server
+            self.process.kill()
+            self.process.wait()
 
     def measure(self, paths: list[str], **options) -> dict:
         """:func:`measure`, plus the workers' CPU milliseconds per answered request."""
@@ -267,15 +270,21 @@ class Gunicorn:
 # wrk prints latencies as 1.23ms, 456.00us or 1.01s.
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
-# Rotates over the paths in order, one per request, across all connections; with a limit, stops
-# once that many responses arrived (so an "uncached" row never asks for a user twice).
+# Rotates over the requests in order, one per request, across all connections; with a limit, stops
+# once that many responses arrived (so an "uncached" row never asks for a user twice). A request
+# is a GET path, or (method, path, JSON body) for endpoints that take a body.
 LUA = """
-local paths = {{{paths}}}
+local requests = {{{requests}}}
 local limit = {limit}
 local sent, answered = 0, 0
+local json_headers = {{}}
+for name, value in pairs(wrk.headers) do json_headers[name] = value end
+json_headers["Content-Type"] = "application/json"
 request = function()
   sent = sent + 1
-  return wrk.format("GET", paths[(sent - 1) % #paths + 1])
+  local r = requests[(sent - 1) % #requests + 1]
+  if r[3] then return wrk.format(r[1], r[2], json_headers, r[3]) end
+  return wrk.format(r[1], r[2])
 end
 {response}
 """
@@ -290,12 +299,20 @@ def to_ms(text: str) -> float:
     return float(number) * UNIT_MS[unit]
 
 
+def lua_request(request: str | tuple[str, str, object]) -> str:
+    """One entry of the Lua script's request table (a body goes in a long bracket string)."""
+    if isinstance(request, str):
+        return f'{{"GET", "{request}"}}'
+    method, path, body = request
+    return f'{{"{method}", "{path}", [==[{json.dumps(body)}]==]}}'
+
+
 def measure(
-    port: int, paths: list[str], key: str, seconds: float, connections: int, limit: int = 0
+    port: int, paths: list, key: str, seconds: float, connections: int, limit: int = 0
 ) -> dict:
     """One wrk run (one thread, keep-alive where the server allows) over ``paths`` in turn."""
     script = LUA.format(
-        paths=", ".join(f'"{path}"' for path in paths),
+        requests=", ".join(lua_request(path) for path in paths),
         limit=limit,
         response=LUA_STOP if limit else "",
     )

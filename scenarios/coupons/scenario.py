@@ -48,6 +48,7 @@ REDEMPTION = "redemption"
 # withheld from a held-out user): the request object is the one both see.
 ASSIGNED = "coupons.assigned"
 SEED = 0
+VALIDATION_RATIO = 0.2  # of the training people, for the network's early stopping
 
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -104,12 +105,18 @@ def model_class(name: str):
     return {"t_learner": TLearner, "two_head_uplift": TwoHeadUplift}[name]
 
 
-def split_people(log: AssignmentLog, test_ratio: float) -> np.ndarray:
-    """True for rows of people in the test part (a person's rows stay on one side)."""
-    people = np.unique(log.user)
-    rng = np.random.default_rng(SEED)
-    test_people = rng.permutation(people)[: max(1, int(round(test_ratio * len(people))))]
-    return np.isin(log.user, test_people)
+def split_people(
+    log: AssignmentLog, test_ratio: float, validation_ratio: float = VALIDATION_RATIO
+) -> tuple[np.ndarray, np.ndarray]:
+    """(test, validation) row masks: disjoint parts of the people, a person's rows on one side.
+    The validation part (early stopping of the network) comes out of the training people."""
+    people = np.random.default_rng(SEED).permutation(np.unique(log.user))
+    n_test = max(1, int(round(test_ratio * len(people))))
+    n_validation = int(round(validation_ratio * (len(people) - n_test)))
+    return (
+        np.isin(log.user, people[:n_test]),
+        np.isin(log.user, people[n_test : n_test + n_validation]),
+    )
 
 
 def arm_rows(log: AssignmentLog, rows: np.ndarray, offer_pk: int) -> np.ndarray:
@@ -166,8 +173,7 @@ class CouponsScenario(Scenario):
         log = self.build_dataset(settings)
         cls = model_class(settings["model"])
         params = settings.get("hyperparameters", {})
-        test = split_people(log, settings["test_ratio"])
-        validation = split_people(log, 0.2) & ~test  # early stopping of the network only
+        test, validation = split_people(log, settings["test_ratio"])
         offers = {offer.pk: offer for offer in Offer.objects.filter(pk__in=np.unique(log.offer))}
         models, history = {}, {}
         for position, offer_pk in enumerate(sorted(offers)):

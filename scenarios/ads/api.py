@@ -1,12 +1,9 @@
 """The ad server's own endpoints: serve a slot (with positions) and charge a click once."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 from django.urls import path
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -16,6 +13,8 @@ from engine.api import ScenarioView
 from engine.kinds import ANSWERS, SlotQuery
 from engine.scenario import Kind
 
+from . import pacing
+from .history import count_click
 from .models import Campaign, Click, Impression
 
 SLUG = "ads"
@@ -78,16 +77,15 @@ class ClickView(ScenarioView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         impression = data["impression"]
+        now = pacing.now()
         with transaction.atomic():
             campaign = Campaign.objects.select_for_update().get(pk=impression.ad.campaign_id)
             if Click.objects.filter(
                 recommendation_id=data["recommendation_id"], ad=impression.ad
             ).exists():
                 return Response({"charged": 0.0, "duplicate": True}, status=200)
-            day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-            today = Click.objects.filter(
-                ad__campaign=campaign, timestamp__gte=day, timestamp__lt=day + timedelta(days=1)
-            ).aggregate(total=Sum("price"))["total"] or Decimal(0)
+            day = pacing.day_start(now).date()
+            today = campaign.spend_on(day)
             charge = max(
                 Decimal(0),
                 min(
@@ -101,9 +99,12 @@ class ClickView(ScenarioView):
                 ad=impression.ad,
                 recommendation_id=data["recommendation_id"],
                 price=charge,
+                timestamp=now,
             )
             campaign.spent_total += charge
-            campaign.save(update_fields=["spent_total"])
+            campaign.spent_today, campaign.spend_day = today + charge, day
+            campaign.save(update_fields=["spent_total", "spent_today", "spend_day"])
+            count_click(data["user"].pk)
         return Response({"charged": float(charge), "duplicate": False}, status=201)
 
 

@@ -9,3 +9,7 @@ class AdsConfig(ScenarioAppConfig):
     label = "ads"
     verbose_name = "Ads"
     scenario_class = "scenarios.ads.scenario.AdsScenario"
+
+    def ready(self):
+        super().ready()
+        from scenarios.ads import signals  # noqa: F401  (inventory generation, purchases)

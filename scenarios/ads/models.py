@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -29,6 +31,10 @@ class Campaign(models.Model):
     total_budget = models.DecimalField(**MONEY)
     bid_per_click = models.DecimalField(**MONEY)
     spent_total = models.DecimalField(default=0, **MONEY)
+    # Spend of ``spend_day`` (UTC), kept beside the total under the click's row lock, so
+    # pacing reads one row rather than summing the day's clicks.
+    spent_today = models.DecimalField(default=0, **MONEY)
+    spend_day = models.DateField(null=True, blank=True)
     target_segments = models.JSONField(default=list, blank=True, help_text="Empty: everyone.")
     target_locations = models.JSONField(default=list, blank=True, help_text="Empty: anywhere.")
     target_categories = models.JSONField(
@@ -37,6 +43,10 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    def spend_on(self, day) -> Decimal:
+        """What the campaign spent on ``day`` (UTC)."""
+        return self.spent_today if self.spend_day == day else Decimal(0)
 
     def clean(self):
         errors = {}
@@ -85,6 +95,10 @@ class Impression(models.Model):
     hour = models.PositiveSmallIntegerField(null=True, blank=True)
     timestamp = models.DateTimeField(default=timezone.now, db_index=True)
 
+    class Meta:
+        # The frequency cap: this user's impressions today.
+        indexes = [models.Index(fields=["user", "timestamp"], name="ads_impression_user_time")]
+
     def __str__(self):
         return f"{self.ad_id} shown at {self.position}"
 
@@ -103,3 +117,29 @@ class Click(models.Model):
 
     def __str__(self):
         return f"{self.user_id} clicked {self.ad_id}"
+
+
+class UserHistory(models.Model):
+    """A user's ad history and purchases, the CTR model's user-history features at serving.
+
+    Counters move with each impression and click; purchases by department follow the catalog's
+    events; every training rewrites all rows from the logs, so a bulk-loaded log is counted too.
+    """
+
+    user = models.OneToOneField("catalog.User", on_delete=models.CASCADE, related_name="ad_history")
+    impressions = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    purchases = models.JSONField(default=dict, blank=True, help_text="Department: purchases.")
+
+    def __str__(self):
+        return f"{self.user_id}: {self.clicks}/{self.impressions}"
+
+
+class Inventory(models.Model):
+    """One row whose generation moves whenever a campaign, ad or slot is saved or deleted: each
+    serving process rebuilds its in-memory candidates when it sees a new one."""
+
+    generation = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"inventory generation {self.generation}"

@@ -1,35 +1,58 @@
 """CTR-ranked ads: eligible ads of a slot ranked by pCTR x bid, priced by generalized second
 price (never above the bid, never below the slot's reserve).
 
-Pacing: a campaign is served while its spend today is under its daily budget times the
-elapsed fraction of the day plus ``pacing_slack``, so a daily budget spreads over the day.
+Serving reads the process's in-memory inventory (:mod:`scenarios.ads.inventory`): targeting,
+dates and reserve are masks over every live ad; a pre-ranking score (bid x the version's pCTR
+for the slot, with no user or context) keeps the best ``prerank_candidates`` of them, which the
+model scores with the user's history and the request's context; then the database is asked only
+about the campaigns about to be shown (status, budgets, pacing, the user's frequency cap).
+Pacing (:mod:`scenarios.ads.pacing`) spreads a daily budget evenly over the day. A new ad, one
+the served model never saw, gets one placement of an answer with probability
+``exploration_share`` so it can collect clicks (charged the slot's reserve).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
 from decimal import Decimal
 
 import numpy as np
-from django.db.models import CharField, Count, Sum, Value
-from django.utils import timezone
+from django.db.models import CharField, Count, Value
 
 from engine.pipeline import Slate
 from engine.scenario import AdPlacement, InvalidRequest, Kind, Scenario, TrainingOutcome
 from ml.base import Model
 from ml.models.ctr import DeepFM, LogisticCTR
 
-from .models import Ad, Campaign, Click, Impression, Slot
+from . import pacing
+from .history import (
+    HISTORY_COLUMNS,
+    count_impressions,
+    department,
+    point_in_time,
+    serving_history,
+    write_totals,
+)
+from .inventory import AdBook, books
+from .models import Campaign, Click, Impression, UserHistory
 
 FAMILIES = {"logistic": LogisticCTR, "deepfm": DeepFM}
+# The model's categorical fields, in column order ("ad" first: its vocabulary is what the
+# model has seen of each ad).
+CATEGORICAL = ("ad", "campaign", "slot", "device", "hour", "category", "age_band", "location")
+NUMERIC = HISTORY_COLUMNS
 
 
-def ad_features(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric (user history size) and categorical features of (user, ad, context) rows."""
-    numeric = np.array([[row["history"]] for row in rows], dtype=np.float64)
-    keys = ("ad", "campaign", "slot", "device", "hour", "category", "age_band", "location")
-    categorical = np.array([[str(row[key]) for key in keys] for row in rows], dtype=str)
-    return numeric, categorical
+def categorical_columns(ad_ids, campaigns, categories, slot, device, hour, age_band, location):
+    """The categorical matrix [n, 8]; per-request values (slot, device...) may be scalars."""
+    n = len(ad_ids)
+
+    def column(value):
+        return np.asarray(value, dtype=str) if np.ndim(value) else np.full(n, str(value))
+
+    return np.column_stack(
+        [column(v) for v in (ad_ids, campaigns, slot, device, hour, categories, age_band, location)]
+    ).astype(str)
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -58,23 +81,6 @@ def calibration(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return metrics
 
 
-def impression_rows(impressions) -> list[dict]:
-    return [
-        {
-            "ad": imp.ad.ad_id,
-            "campaign": imp.ad.campaign_id,
-            "slot": imp.slot.name,
-            "device": imp.device,
-            "hour": imp.hour,
-            "category": imp.ad.item.category,
-            "age_band": imp.user.age_band if imp.user else "",
-            "location": imp.user.location if imp.user else "",
-            "history": 0,
-        }
-        for imp in impressions
-    ]
-
-
 class AdsScenario(Scenario):
     slug = "ads"
     title = "Ads"
@@ -88,38 +94,90 @@ class AdsScenario(Scenario):
             "model": {"type": "string", "enum": sorted(FAMILIES)},
             "prior_ctr": {"type": "number", "minimum": 0, "maximum": 1},
             "frequency_cap": {"type": "integer", "minimum": 1},
-            "pacing_slack": {"type": "number", "minimum": 0, "maximum": 1},
+            "pacing_slack": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "share of a daily budget a campaign may spend ahead of even pacing",
+            },
+            "exploration_share": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "share of answers in which one placement goes to a new ad",
+            },
+            "prerank_candidates": {"type": "integer", "minimum": 1},
         },
     }
     default_settings = {
         "model": "deepfm",
         "prior_ctr": 0.02,
         "frequency_cap": 10,
-        "pacing_slack": 0.05,
+        "pacing_slack": 0.0,
+        "exploration_share": 0.05,
+        "prerank_candidates": 200,
     }
-    request_time_settings = frozenset({"prior_ctr", "frequency_cap", "pacing_slack"})
+    request_time_settings = frozenset(
+        {"prior_ctr", "frequency_cap", "pacing_slack", "exploration_share", "prerank_candidates"}
+    )
+    # What resolve() found, for record_exposure() of the same request (same thread).
+    _requests = threading.local()
 
+    def __init__(self):
+        self.rng = np.random.default_rng()
+
+    # ---- training -------------------------------------------------------------------------
     def build_dataset(self, settings):
-        impressions = list(
-            Impression.objects.select_related("ad__item", "slot", "user").order_by("timestamp")
+        """Features and labels of every impression, oldest first, and each user's totals."""
+        log = list(
+            Impression.objects.order_by("timestamp", "pk").values_list(
+                "user_id",
+                "timestamp",
+                "recommendation_id",
+                "ad_id",
+                "ad__ad_id",
+                "ad__campaign_id",
+                "slot__name",
+                "device",
+                "hour",
+                "ad__item__category",
+                "user__age_band",
+                "user__location",
+            )
         )
         clicked = set(Click.objects.values_list("recommendation_id", "ad_id"))
-        y = np.array([(i.recommendation_id, i.ad_id) in clicked for i in impressions], float)
-        if len(impressions) < 4 or y.min() == y.max():
-            raise ValueError(f"{len(impressions)} impressions: too few, or no clicks, to train")
-        return impression_rows(impressions), y
+        y = np.array([(row[2], row[3]) in clicked for row in log], dtype=np.float64)
+        if len(log) < 4 or y.min() == y.max():
+            raise ValueError(f"{len(log)} impressions: too few, or no clicks, to train")
+        columns = list(zip(*log, strict=True))
+        numeric, totals = point_in_time(
+            list(columns[0]),
+            [when.timestamp() for when in columns[1]],
+            [department(c) for c in columns[9]],
+        )
+        categorical = categorical_columns(
+            columns[4],
+            columns[5],
+            columns[9],
+            columns[6],
+            columns[7],
+            columns[8],
+            [v or "" for v in columns[10]],
+            [v or "" for v in columns[11]],
+        )
+        return numeric, categorical, y, totals
 
     def train(self, version, artifact_dir, progress):
         settings = self.effective_settings(version.settings)
-        rows, y = self.build_dataset(settings)
-        numeric, categorical = ad_features(rows)
+        numeric, categorical, y, totals = self.build_dataset(settings)
+        write_totals(totals)  # the serving side of the same history features
         cut = max(2, len(y) * 4 // 5)
-        family = FAMILIES[settings["model"]]
+        family, params = FAMILIES[settings["model"]], settings["hyperparameters"]
         progress(0.2, f"fitting {settings['model']} on {cut} impressions")
         held = (numeric[cut:], categorical[cut:], y[cut:])
         fit_y = y[:cut] if y[:cut].min() != y[:cut].max() else y
         fit_rows = slice(0, cut) if fit_y is not y else slice(None)
-        checked = family().fit(numeric[fit_rows], categorical[fit_rows], fit_y)
+        checked = family(**params).fit(numeric[fit_rows], categorical[fit_rows], fit_y)
         p = (
             checked.predict_proba(*held[:2])
             if len(held[2])
@@ -133,137 +191,193 @@ class AdsScenario(Scenario):
             **calibration(truth, p),
         }
         progress(0.7, "refitting on every impression")
-        family().fit(numeric, categorical, y).save(f"{artifact_dir}/model")
+        family(**params).fit(numeric, categorical, y).save(f"{artifact_dir}/model")
         return TrainingOutcome(
             metrics=metrics,
             history=checked.history.to_dict(),
-            data_snapshot={"impressions": len(y), "clicks": int(y.sum())},
+            data_snapshot={"impressions": len(y), "clicks": int(y.sum()), "users": len(totals)},
         )
 
     def load_state(self, version):
         return Model.load(f"{version.artifact_path}/model")
 
+    # ---- serving --------------------------------------------------------------------------
     def resolve(self, request, context):
-        slot = Slot.objects.filter(name=request.slot).first()
+        from catalog.models import Item, User
+
+        book = books.get()
+        slot = book.slots.get(request.slot)
         if slot is None:
             raise InvalidRequest(f"no slot {request.slot!r}")
         if request.n > slot.positions:
             raise InvalidRequest(
                 f"slot {slot.name!r} has {slot.positions} positions; n={request.n}"
             )
-        from catalog.models import Item, User
-
-        user = User.objects.filter(external_id=request.user_id).first() if request.user_id else None
+        user = None
+        if request.user_id:
+            user = User.objects.select_related("ad_history").filter(external_id=request.user_id)
+            user = user.first()
         page_item = request.context.get("item_id")
         page = Item.objects.filter(external_id=page_item).first() if page_item else None
-        context.notes.update(slot=slot, user=user, page_category=page.category if page else "")
+        context.notes.update(
+            book=book,
+            slot=slot,
+            user=user,
+            page_category=page.category if page else "",
+            now=pacing.now(),
+        )
+        self._requests.current = (request, context.notes)
 
     def candidates(self, request, context):
-        now = timezone.now()
-        user, slot = context.notes["user"], context.notes["slot"]
-        ads = list(
-            Ad.objects.select_related("campaign", "item")
-            .filter(
-                campaign__status=Campaign.Status.ACTIVE,
-                campaign__start__lte=now,
-                campaign__end__gt=now,
-            )
-            .order_by("ad_id")
+        notes, settings = context.notes, context.settings
+        book: AdBook = notes["book"]
+        user, slot, now = notes["user"], notes["slot"], notes["now"]
+        eligible = book.eligible(user, notes["page_category"], slot.reserve, now.timestamp())
+        rows = np.flatnonzero(eligible)
+        prerank = book.derived(
+            ("prerank", context.version_id, slot.name), lambda: self._prerank(book, slot, context)
         )
-        ads = [ad for ad in ads if self._targets(ad.campaign, user, context)]
-        rows = [
-            {
-                "ad": ad.ad_id,
-                "campaign": ad.campaign_id,
-                "slot": slot.name,
-                "device": request.context.get("device", ""),
-                "hour": request.context.get("hour"),
-                "category": ad.item.category,
-                "age_band": user.age_band if user else "",
-                "location": user.location if user else "",
-                "history": 0,
-            }
-            for ad in ads
-        ]
+        limit = settings["prerank_candidates"]
+        if len(rows) > limit:
+            rows = rows[np.argpartition(-prerank[rows], limit - 1)[:limit]]
+        explore = None
+        if self.rng.random() < settings["exploration_share"]:
+            known = book.derived(("known", context.version_id), lambda: self._known(book, context))
+            new = np.flatnonzero(eligible & ~known)
+            if len(new):
+                explore = int(self.rng.choice(new))
+                if explore not in rows:
+                    rows = np.append(rows, explore)
+        pctr = np.zeros(len(book))
         if context.state is None:
             context.fallback = True
-            pctr = np.full(len(ads), float(context.settings["prior_ctr"]))
-        elif ads:
-            pctr = context.state.predict_proba(*ad_features(rows))
-        else:
-            pctr = np.zeros(0)
-        bids = np.array([float(ad.campaign.bid_per_click) for ad in ads])
-        value = pctr * bids
+            pctr[rows] = float(settings["prior_ctr"])
+        elif len(rows):
+            history = user.ad_history if user is not None and _has_history(user) else None
+            categorical = categorical_columns(
+                book.ad_ids[rows],
+                book.campaigns[rows],
+                book.categories[rows],
+                slot.name,
+                request.context.get("device", ""),
+                request.context.get("hour"),
+                user.age_band if user else "",
+                user.location if user else "",
+            )
+            numeric = serving_history(history, book.departments[rows])
+            pctr[rows] = context.state.predict_proba(numeric, categorical)
+        value = pctr[rows] * book.bids[rows]
         order = np.argsort(-value, kind="stable")
-        context.notes.update(ads=ads, pctr=pctr, bids=bids)
-        return Slate(order, value[order], ["expected value"] * len(order))
+        notes.update(pctr=pctr, explore=explore)
+        return Slate(rows[order], value[order], ["expected value"] * len(order))
+
+    def _prerank(self, book: AdBook, slot, context) -> np.ndarray:
+        """bid x the version's pCTR of each ad in this slot for an unknown user and context."""
+        if context.state is None or not len(book):
+            return book.bids.copy()
+        categorical = categorical_columns(
+            book.ad_ids, book.campaigns, book.categories, slot.name, "", None, "", ""
+        )
+        numeric = np.zeros((len(book), len(NUMERIC)))
+        return context.state.predict_proba(numeric, categorical) * book.bids
 
     @staticmethod
-    def _targets(campaign, user, context) -> bool:
-        if campaign.target_segments and not (
-            user and set(user.segments) & set(campaign.target_segments)
-        ):
-            return False
-        if campaign.target_locations and not (user and user.location in campaign.target_locations):
-            return False
-        category = context.notes["page_category"]
-        return not campaign.target_categories or any(
-            category.startswith(prefix) for prefix in campaign.target_categories
-        )
+    def _known(book: AdBook, context) -> np.ndarray:
+        """Ads the served model has seen (its vocabulary of the "ad" field)."""
+        if context.state is None:
+            return np.zeros(len(book), dtype=bool)
+        return np.isin(book.ad_ids, context.state.vocabulary[CATEGORICAL.index("ad")])
 
     def allowed(self, request, context, slate):
-        """Budget left, paced spend today, and the user's frequency cap per campaign."""
-        ads = context.notes["ads"]
-        now = timezone.now()
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        elapsed = (now - day) / timedelta(days=1)
-        spent_today = dict(
-            Click.objects.filter(timestamp__gte=day)
-            .values_list("ad__campaign")
-            .annotate(Sum("price"))
-        )
+        """The best ad of each campaign that is live, within budget and pacing, and under the
+        user's frequency cap, asked of the database a few campaigns at a time, until the
+        auction has its winners and the runner-up (and the exploration pick, if any)."""
+        book, explore = context.notes["book"], context.notes["explore"]
+        campaigns = book.campaigns[slate.rows].tolist()
+        rows = slate.rows.tolist()
+        batch_size = max(8, 2 * (request.n + 1))
+        ok: dict[int, bool] = {}
+        keep = np.zeros(len(slate), dtype=bool)
+        taken: set[int] = set()
+        wanted, j = request.n + 1, 0
+        if explore is not None:
+            ok.update(self._live(context, [int(book.campaigns[explore])]))
+        while j < len(rows) and len(taken) < wanted:
+            batch = list(dict.fromkeys(c for c in campaigns[j:] if c not in ok))[:batch_size]
+            if batch:
+                ok.update(self._live(context, batch))
+            while j < len(rows) and campaigns[j] in ok and len(taken) < wanted:
+                if ok[campaigns[j]] and campaigns[j] not in taken:
+                    keep[j] = True
+                    taken.add(campaigns[j])
+                j += 1
+        if explore is not None and ok[int(book.campaigns[explore])]:
+            keep[rows.index(explore)] = True
+        return keep
+
+    def _live(self, context, campaign_pks: list[int]) -> dict[int, bool]:
+        """Which of these campaigns may be shown to this user now; the blocked ones are
+        remembered by the inventory until their pacing line passes their spend."""
+        notes, settings = context.notes, context.settings
+        book, user, now = notes["book"], notes["user"], notes["now"]
+        moment, day = now.timestamp(), pacing.day_start(now)
         seen = {}
-        if context.notes["user"] is not None:
+        if user is not None:
             seen = dict(
-                Impression.objects.filter(user=context.notes["user"], timestamp__gte=day)
+                Impression.objects.filter(
+                    user=user, timestamp__gte=day, ad__campaign__in=campaign_pks
+                )
                 .values_list("ad__campaign")
-                .annotate(Count("id"))
+                .annotate(n=Count("id"))
+                .order_by()
             )
-        cap, slack = context.settings["frequency_cap"], context.settings["pacing_slack"]
-        keep = []
-        for row in slate.rows.tolist():
-            campaign = ads[row].campaign
-            today = spent_today.get(campaign.pk) or Decimal(0)
-            paced = float(campaign.daily_budget) * min(1.0, elapsed + slack)
-            keep.append(
-                campaign.spent_total < campaign.total_budget
-                and float(today) < paced
-                and seen.get(campaign.pk, 0) < cap
-            )
-        return np.array(keep, dtype=bool)
+        live = dict.fromkeys(campaign_pks, False)
+        fields = ("pk", "status", "start", "end", "total_budget", "spent_total", "daily_budget")
+        rows = Campaign.objects.filter(pk__in=campaign_pks).values_list(
+            *fields, "spent_today", "spend_day"
+        )
+        slack = settings["pacing_slack"]
+        for pk, status, start, end, total, spent, daily, today, spend_day in rows:
+            if status != Campaign.Status.ACTIVE or not start <= now < end or spent >= total:
+                book.block(pk, moment, float("inf"))
+                continue
+            today = float(today) if spend_day == day.date() else 0.0
+            if today >= pacing.allowance(float(daily), now, slack):
+                book.block(pk, moment, pacing.paced_until(today, float(daily), now, slack))
+                continue
+            live[pk] = seen.get(pk, 0) < settings["frequency_cap"]
+        return live
 
     def rerank(self, request, context, slate):
-        """Generalized second price: each winner pays what keeps its place."""
-        pctr, bids = context.notes["pctr"], context.notes["bids"]
-        reserve = float(context.notes["slot"].reserve_price)
+        """Generalized second price: each winner pays what keeps its place; an exploration
+        pick takes the last place at the reserve."""
+        notes = context.notes
+        book, pctr, explore = notes["book"], notes["pctr"], notes["explore"]
+        reserve = notes["slot"].reserve
         rows, values = slate.rows.tolist(), slate.scores.tolist()
-        keep = [row for row in rows if bids[row] >= reserve]
-        values = [v for row, v in zip(rows, values, strict=True) if bids[row] >= reserve]
-        context.notes["prices"] = {
+        ranked = [(r, v) for r, v in zip(rows, values, strict=True) if r != explore]
+        bids = book.bids
+        prices = {
             row: min(bids[row], max(reserve, runner_up / max(pctr[row], 1e-9)))
-            for row, runner_up in zip(keep, [*values[1:], 0.0], strict=True)
+            for (row, _), runner_up in zip(ranked, [v for _, v in ranked[1:]] + [0.0], strict=True)
         }
+        winners = [row for row, _ in ranked][: request.n]
+        if explore in rows and explore not in winners[: request.n - 1]:
+            winners = [*winners[: request.n - 1], explore]
+            prices[explore] = reserve
+        notes["prices"] = prices
+        scores = [float(pctr[row] * bids[row]) for row in winners]
         return Slate(
-            np.array(keep, dtype=np.int64), np.array(values), ["expected value"] * len(keep)
-        ).head(request.n)
+            np.array(winners, dtype=np.int64), np.array(scores), ["expected value"] * len(winners)
+        )
 
     def explain(self, request, context, slate):
-        ads, pctr, prices = (context.notes[k] for k in ("ads", "pctr", "prices"))
+        book, pctr, prices = (context.notes[k] for k in ("book", "pctr", "prices"))
         return [
             AdPlacement(
-                ads[row].ad_id,
-                str(ads[row].campaign_id),
-                ads[row].item.external_id,
+                str(book.ad_ids[row]),
+                str(book.campaigns[row]),
+                str(book.item_ids[row]),
                 float(pctr[row]),
                 round(float(prices[row]), 4),
             )
@@ -271,24 +385,36 @@ class AdsScenario(Scenario):
         ]
 
     def record_exposure(self, request, answer, recommendation_id):
-        by_id = Ad.objects.in_bulk([a.ad_id for a in answer.items], field_name="ad_id")
-        slot = Slot.objects.get(name=request.slot)
-        from catalog.models import User
-
-        user = User.objects.filter(external_id=request.user_id).first() if request.user_id else None
+        """One row per placement (what a click must quote), and the user's impression count."""
+        found = getattr(self._requests, "current", None)
+        if found is None or found[0] is not request or not answer.items:
+            return
+        notes = found[1]
+        book, slot, user, now = notes["book"], notes["slot"], notes["user"], notes["now"]
         Impression.objects.bulk_create(
             Impression(
                 user=user,
-                ad=by_id[a.ad_id],
-                slot=slot,
+                ad_id=int(book.ad_pks[book.row_of[a.ad_id]]),
+                slot_id=slot.pk,
                 recommendation_id=recommendation_id,
                 position=position,
                 price=Decimal(str(a.price)),
                 device=request.context.get("device", ""),
                 hour=request.context.get("hour"),
+                timestamp=now,
             )
             for position, a in enumerate(answer.items, start=1)
         )
+        if user is not None:
+            count_impressions(user.pk, len(answer.items))
+        self._requests.current = None
 
     def feedback_events(self):
         return Click.objects.annotate(event_type=Value("ad_click", output_field=CharField()))
+
+
+def _has_history(user) -> bool:
+    try:
+        return isinstance(user.ad_history, UserHistory)
+    except UserHistory.DoesNotExist:
+        return False

@@ -1,0 +1,488 @@
+"""Article ranking for the content scenario: text encoders trained on article texts, and the
+hybrid of text, co-reads and freshness that ranks a reader's feed.
+
+Two encoders map an article's text (English and Chinese, :func:`ml.text_tokenize.features`) to a
+unit vector; both serve from numpy arrays alone:
+
+- :class:`TfidfSvdEncoder`: TF-IDF of the features, reduced by a truncated SVD (LSA). The
+  baseline: it knows which words co-occur in texts, nothing of what readers read together.
+- :class:`ReadTextEncoder`: a TensorFlow bag-of-features tower (mean of learned feature
+  embeddings) trained on the reads: a reader's other reads, averaged, must pick the article they
+  read out of the whole catalogue (full softmax), plus a self-supervised term (two random halves
+  of an article's features must find each other in the batch) that shapes articles nobody read.
+  No pretrained weights: every embedding starts random and learns from this catalogue.
+
+Either way a new article is placed from its text alone. :class:`ArticleRanker` scores a reader's
+feed: ``(1 - f) * (a * text + (1 - a) * co-reads) + f * 0.5 ** (age / half_life)``, with the text
+weight ``a`` and freshness weight ``f`` tuned on a later slice of reads (:func:`tune_weights`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ml.artifacts import load_folder, save_folder
+from ml.base import top_n
+from ml.metrics.ranking import ndcg_at_k
+from ml.text_tokenize import features
+
+DAY = 86_400.0
+ENCODERS = ("tf", "tfidf_svd")
+TEXT_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+FRESHNESS_WEIGHTS = (0.0, 0.1, 0.2, 0.35, 0.5)
+
+
+def article_features(text: str, max_features: int) -> list[str]:
+    """Words (English stems, Chinese bigrams and characters), word bigrams and character
+    3-grams of English words: what both encoders read."""
+    return features(text, "bigram", max_features)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class _Vocabulary:
+    """Feature -> column (1-based: column 0 is padding / unknown), kept to ``min_count``."""
+
+    def __init__(self, names: list[str]):
+        self.names = list(names)
+        self.index = {name: i + 1 for i, name in enumerate(self.names)}
+
+    @classmethod
+    def build(cls, documents: list[list[str]], min_count: int) -> _Vocabulary:
+        counts = Counter(f for feats in documents for f in set(feats))
+        return cls(sorted(f for f, c in counts.items() if c >= min_count))
+
+    def __len__(self) -> int:
+        return len(self.names) + 1
+
+    def bag(self, documents: list[list[str]]) -> sp.csr_matrix:
+        rows, cols = [], []
+        for row, feats in enumerate(documents):
+            for column in (self.index.get(f) for f in feats):
+                if column is not None:
+                    rows.append(row)
+                    cols.append(column)
+        matrix = sp.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(documents), len(self))
+        )
+        matrix.sum_duplicates()
+        return matrix
+
+    def padded(self, documents: list[list[str]]) -> np.ndarray:
+        rows = [[self.index[f] for f in feats if f in self.index] for feats in documents]
+        ids = np.zeros((len(rows), max(1, max(map(len, rows), default=1))), np.int32)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+        return ids
+
+
+class TextEncoder:
+    """Shared parameters, feature extraction, and save / load as plain arrays."""
+
+    name = ""
+
+    def __init__(self, **params: Any):
+        unknown = set(params) - set(self.default_params())
+        if unknown:
+            raise ValueError(f"{self.name}: unknown hyperparameters {sorted(unknown)}")
+        self.params = {**self.default_params(), **params}
+        for key in ("dim", "max_features", "min_count"):
+            if not (isinstance(self.params[key], int) and self.params[key] >= 1):
+                raise ValueError(f"{key} must be a positive integer, got {self.params[key]!r}")
+        self.history: dict[str, list[float]] = {}
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {"dim": 64, "min_count": 2, "max_features": 400}
+
+    def _features(self, texts: list[str]) -> list[list[str]]:
+        return [article_features(t, self.params["max_features"]) for t in texts]
+
+    def _check_texts(self, texts) -> list[str]:
+        texts = list(texts)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise ValueError("texts must be a non-empty list of strings")
+        return texts
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors [n, dim] (zero for a text with no known feature); numpy only."""
+        raise NotImplementedError
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def save(self, folder) -> None:
+        meta, arrays = self.state()
+        config = {"name": self.name, "params": self.params, "history": self.history, **meta}
+        save_folder(folder, config, {"vocabulary": np.array(self.vocabulary.names, str), **arrays})
+
+    @staticmethod
+    def load(folder) -> TextEncoder:
+        config, arrays = load_folder(folder)
+        cls = {c.name: c for c in (TfidfSvdEncoder, ReadTextEncoder)}.get(config["name"])
+        if cls is None:
+            raise ValueError(f"{folder} holds no article text encoder")
+        encoder = cls(**config["params"])
+        encoder.history = config.get("history", {})
+        encoder.vocabulary = _Vocabulary(arrays.pop("vocabulary").tolist())
+        encoder.set_state(arrays)
+        return encoder
+
+    def set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+
+class TfidfSvdEncoder(TextEncoder):
+    """LSA: sublinear TF-IDF of the features, projected on its top ``dim`` singular vectors."""
+
+    name = "tfidf_svd"
+
+    def fit(self, texts, reads: sp.csr_matrix | None = None) -> TfidfSvdEncoder:
+        """Fit on the texts (``reads`` is accepted for a common signature and not used)."""
+        from scipy.sparse.linalg import svds
+
+        documents = self._features(self._check_texts(texts))
+        self.vocabulary = _Vocabulary.build(documents, self.params["min_count"])
+        bag = self.vocabulary.bag(documents)
+        frequency = np.asarray((bag > 0).sum(axis=0)).ravel()
+        self.idf = (np.log((1 + len(documents)) / (1 + frequency)) + 1.0).astype(np.float32)
+        weighted = self._weighted(bag)
+        rank = min(self.params["dim"], min(weighted.shape) - 1)
+        if rank < 1:
+            raise ValueError("too few texts or features for an SVD")
+        _, singular, components = svds(weighted.astype(np.float64), k=rank, random_state=0)
+        order = np.argsort(-singular)
+        self.components = components[order].astype(np.float32)
+        self.history = {"explained_singular_mass": [float(singular.sum())]}
+        return self
+
+    def _weighted(self, bag: sp.csr_matrix) -> sp.csr_matrix:
+        logged = bag.copy()
+        logged.data = 1.0 + np.log(logged.data)
+        weighted = sp.csr_matrix(logged @ sp.diags(self.idf))
+        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+        return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ weighted)
+
+    def encode(self, texts):
+        weighted = self._weighted(self.vocabulary.bag(self._features(list(texts))))
+        return _unit(np.asarray(weighted @ self.components.T))
+
+    def state(self):
+        return {}, {"idf": self.idf, "components": self.components}
+
+    def set_state(self, arrays):
+        self.idf, self.components = arrays["idf"], arrays["components"]
+
+
+class ReadTextEncoder(TextEncoder):
+    """A feature-embedding tower trained on reads (see the module docstring)."""
+
+    name = "tf"
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {
+            **super().default_params(),
+            "epochs": 15,
+            "batch_size": 256,
+            "learning_rate": 0.01,
+            "temperature": 0.1,
+            "self_weight": 0.5,
+            "history": 30,
+            "seed": 0,
+        }
+
+    def fit(self, texts, reads: sp.csr_matrix | None = None) -> ReadTextEncoder:
+        """Fit on the article texts and a readers x articles matrix of reads (row order of
+        ``texts``); with no reader of two articles only the self-supervised term trains."""
+        import keras
+        import tensorflow as tf
+
+        from ml.models.common import seed_tensorflow
+
+        p = self.params
+        for key in ("epochs", "batch_size", "history"):
+            if not (isinstance(p[key], int) and p[key] >= 1):
+                raise ValueError(f"{key} must be a positive integer, got {p[key]!r}")
+        if not p["temperature"] > 0 or not p["learning_rate"] > 0 or p["self_weight"] < 0:
+            raise ValueError("temperature and learning_rate must be positive, self_weight >= 0")
+        texts = self._check_texts(texts)
+        seed_tensorflow(p["seed"])
+        rng = np.random.default_rng(p["seed"])
+        documents = self._features(texts)
+        self.vocabulary = _Vocabulary.build(documents, p["min_count"])
+        ids = tf.constant(self.vocabulary.padded(documents))
+        pairs, histories = self._pairs(reads, len(texts), rng)
+        embedding = keras.layers.Embedding(
+            len(self.vocabulary),
+            p["dim"],
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1),
+        )
+        embedding.build((None,))
+        optimizer = keras.optimizers.Adam(p["learning_rate"])
+
+        def encode(batch_ids, keep=None):
+            mask = tf.cast(batch_ids > 0, tf.float32)
+            if keep is not None:
+                mask *= keep
+            mask = mask[..., None]
+            summed = tf.reduce_sum(embedding(batch_ids) * mask, axis=1)
+            return tf.math.l2_normalize(summed / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0), 1)
+
+        def softmax_loss(logits, labels):
+            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+
+        @tf.function
+        def step(targets, history, articles, halves):
+            with tf.GradientTape() as tape:
+                vectors = encode(ids)
+                loss = tf.constant(0.0)
+                if targets.shape[0]:
+                    mask = tf.cast(history >= 0, tf.float32)[..., None]
+                    profile = tf.reduce_sum(tf.gather(vectors, tf.maximum(history, 0)) * mask, 1)
+                    profile = tf.math.l2_normalize(profile, 1)
+                    logits = tf.matmul(profile, vectors, transpose_b=True) / p["temperature"]
+                    loss += softmax_loss(logits, targets)
+                if p["self_weight"] > 0:
+                    batch_ids = tf.gather(ids, articles)
+                    left, right = encode(batch_ids, halves), encode(batch_ids, 1.0 - halves)
+                    logits = tf.matmul(left, right, transpose_b=True) / p["temperature"]
+                    labels = tf.range(tf.shape(logits)[0])
+                    loss += p["self_weight"] * softmax_loss(logits, labels)
+            variables = embedding.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+            return loss
+
+        batch = p["batch_size"]
+        n_articles = len(texts)
+        steps = max(1, int(np.ceil(max(len(pairs), n_articles) / batch)))
+        width = int(ids.shape[1])
+        losses = []
+        for _ in range(p["epochs"]):
+            order = rng.permutation(len(pairs)) if len(pairs) else np.zeros(0, np.int64)
+            epoch = []
+            for s in range(steps):
+                chosen = order[s * batch : (s + 1) * batch] if len(order) else order
+                if len(order) and not len(chosen):
+                    chosen = rng.choice(len(pairs), size=min(batch, len(pairs)), replace=False)
+                articles = rng.choice(n_articles, size=min(batch, n_articles), replace=False)
+                halves = (rng.random((len(articles), width)) < 0.5).astype(np.float32)
+                loss = step(
+                    tf.constant(pairs[chosen, 1] if len(pairs) else np.zeros(0, np.int32)),
+                    tf.constant(
+                        histories[pairs[chosen, 0]]
+                        if len(pairs)
+                        else np.zeros((0, p["history"]), np.int32)
+                    ),
+                    tf.constant(articles.astype(np.int32)),
+                    tf.constant(halves),
+                )
+                epoch.append(float(loss))
+            losses.append(float(np.mean(epoch)))
+        self.embedding = embedding.embeddings.numpy()
+        self.history = {"loss": losses}
+        return self
+
+    def _pairs(self, reads, n_articles: int, rng) -> tuple[np.ndarray, np.ndarray]:
+        """(example, target article) rows and, per example, the reader's other reads (up to
+        ``history``, -1 padded): one example per read of a reader with two or more reads."""
+        width = self.params["history"]
+        if reads is None or reads.nnz == 0:
+            return np.zeros((0, 2), np.int32), np.zeros((0, width), np.int32)
+        reads = sp.csr_matrix(reads)
+        if reads.shape[1] != n_articles:
+            raise ValueError(f"reads must have {n_articles} columns, one per text")
+        targets, rows = [], []
+        for user in range(reads.shape[0]):
+            read = reads.indices[reads.indptr[user] : reads.indptr[user + 1]]
+            if len(read) < 2:
+                continue
+            for target in read:
+                others = read[read != target]
+                if len(others) > width:
+                    others = rng.choice(others, size=width, replace=False)
+                row = np.full(width, -1, np.int32)
+                row[: len(others)] = others
+                rows.append(row)
+                targets.append(target)
+        if not targets:
+            return np.zeros((0, 2), np.int32), np.zeros((0, width), np.int32)
+        pairs = np.c_[np.arange(len(targets)), targets].astype(np.int32)
+        return pairs, np.vstack(rows)
+
+    def encode(self, texts):
+        bag = self.vocabulary.bag(self._features(list(texts)))
+        mean = bag @ self.embedding / np.maximum(np.asarray(bag.sum(axis=1)), 1.0)
+        return _unit(np.asarray(mean))
+
+    def state(self):
+        return {}, {"embedding": self.embedding}
+
+    def set_state(self, arrays):
+        self.embedding = arrays["embedding"]
+
+
+def make_encoder(name: str, params: dict[str, Any] | None = None) -> TextEncoder:
+    if name not in ENCODERS:
+        raise ValueError(f"text encoder must be one of {ENCODERS}, not {name!r}")
+    cls = ReadTextEncoder if name == "tf" else TfidfSvdEncoder
+    return cls(**(params or {}))
+
+
+def freshness(published: np.ndarray, now: float, half_life_days: float) -> np.ndarray:
+    """0.5 ** (age / half-life), 1 for an article published now (or later)."""
+    age = np.maximum(now - np.asarray(published, np.float64), 0.0) / DAY
+    return np.power(0.5, age / half_life_days).astype(np.float32)
+
+
+@dataclass
+class ArticleRanker:
+    """Scores articles for readers from their reads: numpy only (the serving path)."""
+
+    vectors: np.ndarray  # [articles, dim] unit text vectors
+    co_reads: sp.csr_matrix  # [articles, articles] item-kNN similarity (source x target)
+    popularity: np.ndarray  # [articles] in [0, 1]
+    published: np.ndarray  # [articles] unix seconds
+    text_weight: float = 0.5
+    freshness_weight: float = 0.2
+    half_life_days: float = 7.0
+
+    def parts(self, reads: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Text and co-read scores [readers, articles] of readers with these reads (rows),
+        each in [0, 1]: cosine to the readers' read-weighted mean vector (clipped at 0), and
+        the item-kNN score over the row's best."""
+        reads = sp.csr_matrix(reads, dtype=np.float32)
+        profile = _unit(np.asarray(reads @ self.vectors))
+        text = np.clip(profile @ self.vectors.T, 0.0, 1.0)
+        co = np.asarray((reads @ self.co_reads).todense(), dtype=np.float32)
+        co /= np.maximum(co.max(axis=1, keepdims=True), 1e-12)
+        return text, co
+
+    def scores(self, reads: sp.csr_matrix, now: float, weights=None) -> np.ndarray:
+        text_weight, fresh_weight = weights or (self.text_weight, self.freshness_weight)
+        text, co = self.parts(reads)
+        relevance = text_weight * text + (1 - text_weight) * co
+        fresh = freshness(self.published, now, self.half_life_days)
+        no_reads = np.diff(sp.csr_matrix(reads).indptr) == 0
+        relevance[no_reads] = self.popularity
+        return (1 - fresh_weight) * relevance + fresh_weight * fresh[None, :]
+
+    def recommend(
+        self, reads: sp.csr_matrix, now: float, n: int, allowed=None, weights=None
+    ) -> np.ndarray:
+        """Top-``n`` article indices per reader, never one they read, -1 padded."""
+        reads = sp.csr_matrix(reads)
+        scores = self.scores(reads, now, weights)
+        rows, cols = reads.nonzero()
+        scores[rows, cols] = -np.inf
+        if allowed is not None:
+            scores[:, ~np.asarray(allowed, bool)] = -np.inf
+        return top_n(scores, n)[0]
+
+
+def tune_weights(
+    ranker: ArticleRanker, train: sp.csr_matrix, held_out: sp.csr_matrix, now: float, k: int = 10
+) -> tuple[tuple[float, float], dict[tuple[float, float], float]]:
+    """The (text weight, freshness weight) of the grid with the best NDCG@k on ``held_out``
+    reads of readers with train reads (ties: the first, i.e. less freshness, less text)."""
+    users = np.flatnonzero((np.diff(held_out.indptr) > 0) & (np.diff(train.indptr) > 0))
+    if not len(users):
+        return (ranker.text_weight, ranker.freshness_weight), {}
+    found = {}
+    for text_weight in TEXT_WEIGHTS:
+        for fresh_weight in FRESHNESS_WEIGHTS:
+            lists = ranker.recommend(train[users], now, k, weights=(text_weight, fresh_weight))
+            found[(text_weight, fresh_weight)] = ndcg_at_k(lists, held_out[users], k)
+    best = max(found, key=lambda w: (found[w], -w[1], -w[0]))
+    return best, found
+
+
+# ---- the evaluation protocol training and bench/content.py share ---------------------------
+@dataclass
+class ReadLog:
+    """Articles (texts, publication times) and reads (reader, article, weight, time) as
+    parallel arrays; what training reads from the database and the benchmark generates."""
+
+    texts: list[str]
+    published: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray
+    times: np.ndarray
+    n_users: int
+
+    def matrix(self, keep: np.ndarray | None = None) -> sp.csr_matrix:
+        keep = np.ones(len(self.users), bool) if keep is None else keep
+        matrix = sp.csr_matrix(
+            (self.weights[keep], (self.users[keep], self.items[keep])),
+            shape=(self.n_users, len(self.texts)),
+            dtype=np.float32,
+        )
+        matrix.sum_duplicates()
+        return matrix
+
+    def cut(self, ratio: float) -> float:
+        """The read time before which a share ``ratio`` of the reads lie."""
+        ordered = np.sort(self.times)
+        return float(ordered[min(int(round(ratio * len(ordered))), len(ordered) - 1)])
+
+    def window(self, start: float, end: float = np.inf) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(reads before ``start``, articles first read in [start, end) by a reader who had
+        not read them before) — what a feed at ``start`` should have shown."""
+        before = self.times < start
+        train = self.matrix(before)
+        inside = (self.times >= start) & (self.times < end)
+        held = sp.csr_matrix(
+            (np.ones(int(inside.sum()), np.float32), (self.users[inside], self.items[inside])),
+            shape=train.shape,
+        )
+        held.sum_duplicates()
+        held.data[:] = 1.0
+        held = held - held.multiply(train > 0)
+        held.eliminate_zeros()
+        return train, sp.csr_matrix(held)
+
+
+def fit_ranker(
+    log: ReadLog,
+    train: sp.csr_matrix,
+    encoder: str = "tf",
+    encoder_params: dict[str, Any] | None = None,
+    neighbours: int = 100,
+) -> tuple[ArticleRanker, TextEncoder, Any]:
+    """The encoder fitted on every text and the ``train`` reads, item-kNN co-reads and read
+    popularity from ``train``: a ranker with the default weights."""
+    from ml.models.itemknn import ItemKNN
+
+    text_encoder = make_encoder(encoder, encoder_params).fit(log.texts, train)
+    co_reads = ItemKNN(similarity="cosine", neighbours=neighbours).fit(train)
+    counts = np.asarray((train > 0).sum(axis=0), np.float32).ravel()
+    ranker = ArticleRanker(
+        vectors=text_encoder.encode(log.texts),
+        co_reads=co_reads.similarity_,
+        popularity=counts / max(float(counts.max()), 1.0),
+        published=np.asarray(log.published, np.float64),
+    )
+    return ranker, text_encoder, co_reads
+
+
+def list_metrics(lists: np.ndarray, held: sp.csr_matrix, n_items: int, k: int = 10) -> dict:
+    """NDCG, recall and hit rate at ``k`` over readers with held-out reads, and the share of
+    articles any list shows (coverage)."""
+    from ml.metrics.beyond import catalog_coverage
+    from ml.metrics.ranking import hit_rate_at_k, recall_at_k
+
+    return {
+        f"ndcg@{k}": ndcg_at_k(lists, held, k),
+        f"recall@{k}": recall_at_k(lists, held, k),
+        f"hit_rate@{k}": hit_rate_at_k(lists, held, k),
+        f"coverage@{k}": catalog_coverage(lists[:, :k], n_items),
+    }

@@ -1,7 +1,10 @@
 """Content on the embedded default: the feed (never read, explained, fresh), related articles,
 the item kinds each scenario answers, article upserts and the admin's read statistics."""
 
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -279,3 +282,30 @@ def test_publication_in_the_future_waits(trained, read_client):
     )
     ids = [i["item_id"] for i in read_client.get(FEED, {"user_id": "p1", "n": 50}).json()["items"]]
     assert ids and "phone-guide-later" not in ids
+
+
+def test_the_tensorflow_encoder_trains_is_promoted_and_serves_from_numpy(
+    articles, train, read_client
+):
+    configure("content", text_encoder="tf", hyperparameters={"dim": 8, "epochs": 2})
+    version = train()
+    assert version.algorithm == "hybrid" and len(version.history["loss"]) == 2
+    assert {"ndcg@10", "coverage@10", "text_weight", "freshness_weight"} <= set(version.metrics)
+    body = read_client.get(FEED, {"user_id": "b3", "n": 3}).json()
+    assert body["model_version"] == version.pk and len(body["items"]) == 3
+    # What serving reads of the artifact loads and encodes a new text without TensorFlow.
+    script = (
+        "import sys\n"
+        "from ml.models.article_text import TextEncoder\n"
+        "from ml.base import Model\n"
+        "import ml.models.itemknn\n"
+        f"folder = {version.artifact_path!r}\n"
+        "vector = TextEncoder.load(folder + '/encoder').encode(['a new phone guide'])\n"
+        "Model.load(folder + '/co_reads')\n"
+        "assert vector.shape == (1, 8)\n"
+        "assert 'tensorflow' not in sys.modules, 'serving imported TensorFlow'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path.cwd()
+    )
+    assert done.returncode == 0, done.stderr

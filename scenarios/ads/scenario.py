@@ -359,7 +359,7 @@ class AdsScenario(Scenario):
         bids = book.bids
         prices = {
             row: min(bids[row], max(reserve, runner_up / max(pctr[row], 1e-9)))
-            for (row, _), runner_up in zip(ranked, [v for _, v in ranked[1:]] + [0.0], strict=True)
+            for (row, _), runner_up in zip(ranked, [v for _, v in ranked[1:]] + [0.0], strict=False)
         }
         winners = [row for row, _ in ranked][: request.n]
         if explore in rows and explore not in winners[: request.n - 1]:

@@ -52,20 +52,20 @@ def serve_many(client, times, n=3):
     ]
 
 
-@pytest.mark.parametrize("share", [0.0, 0.3])
+@pytest.mark.parametrize("share", [0.0, 0.4])
 def test_a_new_ad_gets_the_exploration_share(trained, read_client, share):
     """The new ad bids least: it is only ever shown as the exploration placement, last, at the
     slot's reserve."""
     add_campaign("fresh", bid=0.1)
     configure("ads", exploration_share=share)
-    answers = serve_many(read_client, 300)
+    answers = serve_many(read_client, 200)
     explored = [a["items"][-1] for a in answers if "ad-fresh" in [i["ad_id"] for i in a["items"]]]
     assert all(item["ad_id"] == "ad-fresh" and item["price"] == 0.05 for item in explored)
     assert all(len(a["items"]) == 3 for a in answers)
     if share == 0:
         assert not explored
-    else:  # 300 answers at 0.3: 90 expected, sd 7.9
-        assert 60 <= len(explored) <= 120, len(explored)
+    else:  # 200 answers at 0.4: 80 expected, sd 6.9
+        assert 50 <= len(explored) <= 110, len(explored)
 
 
 def test_known_ads_are_not_explored(trained, read_client):

@@ -1,5 +1,4 @@
 """The campaign admin: spend, impressions, clicks, CTR and budget left per campaign, and a
-
 daily chart of spend, impressions and clicks."""
 
 from datetime import timedelta

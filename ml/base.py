@@ -62,6 +62,12 @@ class Model:
     def default_params(cls) -> dict[str, Any]:
         return {}
 
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        """Ranges the model search (:mod:`ml.search`) draws hyperparameters from; a family
+        that declares none is tried at its defaults only."""
+        return {}
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """Return (JSON-able metadata, arrays) describing the fitted model."""
         raise NotImplementedError

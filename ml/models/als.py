@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from ml.base import Recommender, register
 from ml.models.common import FactorState, factor_scores, item_popularity, validation_ndcg
+from ml.search import Choice, LogUniform
 
 
 def solve_rows(
@@ -130,6 +131,17 @@ class ALS(FactorState, Recommender):
             "l2": 30.0,
             "cg_steps": 3,
             "seed": 42,
+        }
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        # alpha is the confidence per unit of event weight, so its range spans stores whose
+        # weights are 1 per event and those whose weights run to 5 or more.
+        return {
+            "factors": Choice((32, 64, 128)),
+            "l2": LogUniform(5.0, 200.0),
+            "alpha": LogUniform(0.2, 20.0),
+            "iterations": Choice((10, 15)),
         }
 
     def _fit(self, matrix, user_features, item_features, validation) -> None:

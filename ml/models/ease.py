@@ -15,6 +15,7 @@ import numpy as np
 
 from ml.base import Recommender, register
 from ml.models.common import fill_empty_rows, item_popularity, validation_ndcg
+from ml.search import Choice, LogUniform
 
 MAX_ITEMS = 20_000
 
@@ -26,6 +27,10 @@ class EASE(Recommender):
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"l2": 300.0, "dropout": 0.0}
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        return {"l2": LogUniform(50.0, 3000.0), "dropout": Choice((0.0, 0.25, 0.5, 0.75))}
 
     def _fit(self, matrix, user_features, item_features, validation) -> None:
         l2, dropout = float(self.params["l2"]), float(self.params["dropout"])

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from ml.base import Recommender, register
 from ml.models.common import PrunedItemSimilarity, binarised
+from ml.search import Choice, IntRange
 
 SIMILARITIES = ("cooccurrence", "cosine", "jaccard", "lift")
 
@@ -75,6 +76,14 @@ class ItemKNN(PrunedItemSimilarity, Recommender):
         # neighbours: per target item, how many most-similar items vote (0 = all).
         # shrink: damps similarities of rarely co-consumed pairs.
         return {"similarity": "cosine", "neighbours": 100, "shrink": 0.0}
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        return {
+            "similarity": Choice(("cosine", "jaccard")),
+            "neighbours": IntRange(20, 400, log=True),
+            "shrink": Choice((0.0, 10.0, 50.0)),
+        }
 
     def _fit(self, matrix, user_features, item_features, validation) -> None:
         if self.params["shrink"] < 0 or self.params["neighbours"] < 0:

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from ml.base import Recommender, register
 from ml.models.common import PrunedItemSimilarity, binarised
 from ml.models.itemknn import prune_rows
+from ml.search import IntRange, LogUniform
 
 
 @register
@@ -24,6 +25,14 @@ class RP3Beta(PrunedItemSimilarity, Recommender):
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {"alpha": 0.8, "beta": 0.4, "neighbours": 200}
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        return {
+            "alpha": LogUniform(0.3, 1.5),
+            "beta": LogUniform(0.05, 0.8),
+            "neighbours": IntRange(50, 400, log=True),
+        }
 
     def _fit(self, matrix, user_features, item_features, validation) -> None:
         alpha, beta = float(self.params["alpha"]), float(self.params["beta"])

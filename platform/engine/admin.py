@@ -257,6 +257,7 @@ class ModelVersionAdmin(PlotMixin, admin.ModelAdmin):
         "pretty_hyperparameters",
         "pretty_data_snapshot",
         "metrics_table",
+        "search_table",
         "history_plot",
         "artifact_path",
         "progress_percent",
@@ -273,7 +274,15 @@ class ModelVersionAdmin(PlotMixin, admin.ModelAdmin):
         "scored_users",
         "pretty_settings",
     ]
-    exclude = ["hyperparameters", "data_snapshot", "metrics", "history", "settings", "progress"]
+    exclude = [
+        "hyperparameters",
+        "data_snapshot",
+        "metrics",
+        "history",
+        "search",
+        "settings",
+        "progress",
+    ]
     plot_file = "history.png"
 
     def has_add_permission(self, request):
@@ -311,6 +320,41 @@ class ModelVersionAdmin(PlotMixin, admin.ModelAdmin):
             ((k, f"{v:.4f}") for k, v in sorted(obj.metrics.items())),
         )
         return format_html("<table>{}</table>", rows)
+
+    @admin.display(description="model search")
+    def search_table(self, obj):
+        """Every point the search tried, best first, the winner marked."""
+        trials = (obj.search or {}).get("trials") or []
+        if not trials:
+            return "-"
+        best = obj.search.get("best") or {}
+        ranked = sorted(trials, key=lambda t: (t["metric"] is None, -(t["metric"] or 0.0)))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    "winner" if t == best else "",
+                    t["family"],
+                    json.dumps(t["params"], sort_keys=True) if t["params"] else "defaults",
+                    f"{t['metric']:.4f}" if t["metric"] is not None else t["error"],
+                    f"{t['seconds']:.2f}",
+                    t["origin"],
+                )
+                for t in ranked
+            ),
+        )
+        return format_html(
+            "<p>{} points in {} s (budget {} s), {} on the validation split</p>"
+            "<table><tr><th></th><th>family</th><th>hyperparameters</th><th>{}</th>"
+            "<th>seconds</th><th>origin</th></tr>{}</table>",
+            len(trials),
+            f"{obj.search.get('seconds', 0.0):.0f}",
+            f"{obj.search.get('budget_seconds', 0.0):.0f}",
+            obj.search.get("metric", ""),
+            obj.search.get("metric", ""),
+            rows,
+        )
 
     @admin.display(description="training history")
     def history_plot(self, obj):

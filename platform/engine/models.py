@@ -82,6 +82,9 @@ class ModelVersion(models.Model):
     primary_metric = models.CharField(max_length=32, blank=True)
     primary_value = models.FloatField(null=True, blank=True)
     history = models.JSONField(default=dict, blank=True, help_text="Per-epoch series.")
+    search = models.JSONField(
+        default=dict, blank=True, help_text="Model search: every point tried, its metric and time."
+    )
     artifact_path = models.CharField(max_length=500, blank=True)
     progress = models.FloatField(default=0.0)
     progress_message = models.CharField(max_length=255, blank=True)

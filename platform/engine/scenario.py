@@ -187,6 +187,10 @@ class TrainingOutcome:
     history: dict[str, list[float]]
     data_snapshot: dict[str, Any]
     train_seconds: float = 0.0
+    # When the training ran a model search (engine.search): its record, and the winner it refit.
+    search: dict[str, Any] | None = None
+    algorithm: str = ""
+    hyperparameters: dict[str, Any] | None = None
 
 
 # The settings the engine itself reads, which every scenario inherits (and may narrow, e.g. an
@@ -213,6 +217,29 @@ BASE_SETTINGS_SCHEMA: dict[str, Any] = {
         "type": "string",
         "description": "crontab (minute hour day month weekday) of automatic retraining",
     },
+    "model_search": {
+        "type": "boolean",
+        "description": "each training searches the model families and hyperparameters on a "
+        "validation split, starting from the served winner (scenarios that declare families)",
+    },
+    "search_budget_seconds": {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 86400,
+        "description": "time the model search may spend (defaults and start points always run)",
+    },
+    "search_max_trials": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 10000,
+        "description": "most points the model search tries (it also stops after 20 random "
+        "points in a row bring no gain)",
+    },
+    "search_families": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "families the search tries (empty: every family the scenario offers)",
+    },
 }
 BASE_DEFAULT_SETTINGS: dict[str, Any] = {
     "model": "",
@@ -221,6 +248,10 @@ BASE_DEFAULT_SETTINGS: dict[str, Any] = {
     "promotion_tolerance": 0.01,
     "list_ttl_seconds": 86400,
     "retrain_schedule": "",
+    "model_search": True,
+    "search_budget_seconds": 120,
+    "search_max_trials": 60,
+    "search_families": [],
 }
 
 

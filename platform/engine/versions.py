@@ -92,6 +92,12 @@ def run_training(version_id: int) -> ModelVersion | None:
         return version
     version.metrics = outcome.metrics
     version.history = outcome.history
+    if outcome.search is not None:
+        version.search = outcome.search
+    if outcome.algorithm:
+        version.algorithm = outcome.algorithm
+    if outcome.hyperparameters is not None:
+        version.hyperparameters = outcome.hyperparameters
     version.data_snapshot = outcome.data_snapshot
     version.primary_value = outcome.metrics.get(version.primary_metric)
     version.artifact_path = str(folder)

@@ -34,6 +34,7 @@ from engine.scenario import (
     ServingContext,
     TrainingOutcome,
 )
+from engine.search import search_model
 from engine.snapshot import ALL_ROWS, CatalogSnapshot, snapshots
 from ml.base import topn_family_names
 from ml.index import DEFAULT_EXACT_THRESHOLD
@@ -47,6 +48,10 @@ from scenarios.products.dataset import (
 from scenarios.products.state import ServingState, load_state, model_class, save_artifacts
 
 MODEL_FAMILIES = topn_family_names()  # a family reading event times is fitted on dataset.times
+# The families the model search tries unless search_families says otherwise: those that fit in
+# seconds on the CPU (the TensorFlow ones and the ensemble can be named in search_families).
+SEARCH_FAMILIES = ("als", "ease", "itemknn", "rp3beta", "seqknn")
+SEARCH_FIT_RATIO = 0.9  # the search fits on 90% of the training split, scores the other 10%
 TRENDING_WINDOWS = {"day": (1, "today"), "week": (7, "this week"), "month": (30, "this month")}
 POPULAR_TTL_SECONDS = 60
 SEGMENT_TOP = 500
@@ -56,7 +61,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "model": {"enum": MODEL_FAMILIES, "description": "model family"},
+        "model": {
+            "enum": MODEL_FAMILIES,
+            "description": "model family (with model_search on: the search's first point)",
+        },
+        "search_families": {"type": "array", "items": {"enum": MODEL_FAMILIES}},
         "candidate_count": {"type": "integer", "minimum": 10, "maximum": 1000},
         "diversity": {"type": "number", "minimum": 0, "maximum": 1},
         "exploration_rate": {"type": "number", "minimum": 0, "maximum": 0.5},
@@ -91,6 +100,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "test_ratio": 0.25,
     "active_user_days": 90,
     "exact_search_max_items": DEFAULT_EXACT_THRESHOLD,
+    "search_families": list(SEARCH_FAMILIES),
 }
 
 
@@ -121,6 +131,8 @@ class ProductsScenario(Scenario):
         return build_dataset(settings, self.item_kinds)
 
     def train(self, version: ModelVersion, artifact_dir: Path, progress) -> TrainingOutcome:
+        """Search (on a validation split carved from the training split), fit the winner on the
+        training split and score it on the held-out split, then refit it on all data."""
         from ml.evaluation import evaluate
         from ml.splits import stratified_split_matrix
 
@@ -128,26 +140,48 @@ class ProductsScenario(Scenario):
         settings = self.effective_settings(version.settings)
         progress(0.05, "building the dataset from the database")
         data = self.build_dataset(settings)
-        cls = model_class(settings["model"])
-        params = settings.get("hyperparameters", {})
         features = data.memberships if data.memberships.shape[1] else None
-        progress(0.2, f"fitting {cls.name} on the training split")
         train, test = stratified_split_matrix(data.matrix, ratio=1 - settings["test_ratio"])
-        metrics: dict[str, float] = {}
-        by_time = cls.interaction_values == "times"  # the same pairs, with their event times
-        evaluated = cls(**params).fit(
-            data.times.multiply(train.astype(bool)).tocsr() if by_time else train,
-            user_features=features,
+
+        def inputs(cls, part: sp.csr_matrix) -> sp.csr_matrix:
+            # A family reading event times gets the same pairs with their latest event time.
+            if cls.interaction_values == "times":
+                return data.times.multiply(part.astype(bool)).tocsr()
+            return part
+
+        def fitted(name: str, params: dict[str, Any], part: sp.csr_matrix):
+            cls = model_class(name)
+            return cls(**params).fit(inputs(cls, part), user_features=features)
+
+        fit_part, validation = stratified_split_matrix(train, ratio=SEARCH_FIT_RATIO, seed=43)
+        if not validation.nnz:  # users with a handful of events: hold out as the test split does
+            fit_part, validation = stratified_split_matrix(train, ratio=1 - settings["test_ratio"])
+
+        def objective(name: str, params: dict[str, Any]) -> float:
+            model = fitted(name, params, fit_part)
+            return evaluate(model, fit_part, validation, k=10)[self.primary_metric]
+
+        searching = settings["model_search"] and validation.nnz > 0
+        name, params, record = search_model(
+            self.slug,
+            {**settings, "model_search": searching},
+            {family: model_class(family).search_space() for family in MODEL_FAMILIES},
+            objective,
+            metric=self.primary_metric,
+            progress=lambda share, message: progress(0.05 + 0.45 * share, message),
         )
+        progress(0.5, f"fitting {name} on the training split")
+        evaluated = fitted(name, params, train)
+        metrics: dict[str, float] = {}
         if test.nnz:
-            progress(0.5, "evaluating on the held-out split")
+            progress(0.6, "evaluating on the held-out split")
             metrics = {
                 key: float(value)
                 for key, value in evaluate(evaluated, train, test, k=10).items()
                 if np.isscalar(value)
             }
-        progress(0.65, f"fitting {cls.name} on all data")
-        model = cls(**params).fit(data.times if by_time else data.matrix, user_features=features)
+        progress(0.7, f"fitting {name} on all data")
+        model = fitted(name, params, data.matrix)
         model.history = evaluated.history
         progress(0.85, "saving artifacts")
         recall = save_artifacts(artifact_dir, model, data, settings)
@@ -158,6 +192,9 @@ class ProductsScenario(Scenario):
             history=model.history.to_dict(),
             data_snapshot=data.snapshot(),
             train_seconds=time.monotonic() - started,
+            search=record,
+            algorithm=name,
+            hyperparameters=params,
         )
 
     def score_users(self, version: ModelVersion, progress, user_ids=None) -> dict[str, Any]:

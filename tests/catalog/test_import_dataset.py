@@ -60,7 +60,7 @@ def test_movielens_100k_tiny_with_truncated_last_line(movielens_dir):
     assert rating.event_id.startswith("import:movielens:")
     heat = Item.objects.get(external_id="10")
     assert (heat.kind, heat.title, heat.category, heat.tags) == (
-        "movie",
+        "product",
         "Heat (1995)",
         "movies/action",
         ["Action"],

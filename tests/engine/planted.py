@@ -66,8 +66,12 @@ def plant_store() -> dict:
 
 
 def configure(slug: str = "products", **overrides) -> None:
+    """Save ``overrides`` into the scenario's settings; a test naming a model trains that model
+    (model search off) unless it also sets ``model_search``."""
     from engine.models import ScenarioConfig
 
+    if "model" in overrides:
+        overrides.setdefault("model_search", False)
     config = ScenarioConfig.for_slug(slug)
     config.settings = {**config.settings, **overrides}
     config.save()

@@ -25,6 +25,7 @@ FLOORS = [
         "memo",
         "tracking",
         "snapshot",
+        "search",
     },
     # the parts of serving every scenario shares
     {"ids", "routing", "impressions", "attribution", "freshness", "pipeline", "kinds", "forms"},

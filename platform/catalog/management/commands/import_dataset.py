@@ -4,7 +4,8 @@ Formats:
 
 - ``movielens``: a MovieLens folder in the 100K (``u.data``, ``u.item``, ``u.user``) or the 1M
   format (``ratings.dat``, ``movies.dat``, ``users.dat``); ratings become ``rating`` events, movies
-  items of kind ``movie`` filed under ``movies/<first genre>``, and demographics user attributes.
+  items of kind ``product`` (what the store sells, so the products scenario trains on them)
+  filed under ``movies/<first genre>``, and demographics user attributes.
 - ``rees46``: the REES46 e-commerce events CSV (a file, or a folder holding the shared sample);
   ``view`` / ``cart`` / ``purchase`` / ``remove_from_cart`` become ``view`` / ``add_to_cart`` /
   ``purchase`` / ``remove_from_cart`` events, products items with their category path, brand and
@@ -329,7 +330,7 @@ def read_movielens(path: Path, default_event_type: str) -> Dataset:
             ]
             first = genres[0].lower().replace(" ", "-") if genres else "unknown"
             items[item_id] = {
-                "kind": "movie",
+                "kind": "product",
                 "title": str(table.titles[row]),
                 "category": f"movies/{first}",
                 "tags": genres,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -63,13 +64,17 @@ def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     return weights / weights.sum()
 
 
-def held_out_split(entries: list[dict], rng: np.random.Generator):
+def held_out_split(entries: list[dict]):
     """(fit texts, fit keys, validation texts, validation keys): one paraphrase of every entry
-    with three or more texts is held out, so each entry keeps two to learn from."""
+    with three or more texts is held out, so each entry keeps two to learn from. Which one is
+    fixed by the texts (the lowest crc32), not drawn per run: versions trained on the same
+    entries are measured on the same queries, so promotion compares like with like."""
     fit, valid = ([], []), ([], [])
     for entry in entries:
         texts = entry["texts"]
-        held = int(rng.integers(1, len(texts))) if len(texts) >= 3 else -1
+        held = -1
+        if len(texts) >= 3:  # never the canonical question (position 0)
+            held = 1 + min(range(len(texts) - 1), key=lambda i: zlib.crc32(texts[i + 1].encode()))
         for position, text in enumerate(texts):
             part = valid if position == held else fit
             part[0].append(text)
@@ -155,6 +160,9 @@ class FaqScenario(Scenario):
         "purchase_days": 30,
         "max_query_length": 500,
         "retrain_on_change": True,
+        # one validation query of a small FAQ moves accuracy by about 0.01: an operator's edit
+        # that costs one or two of them still goes live
+        "promotion_tolerance": 0.03,
     }
     request_time_settings = frozenset(
         {"handoff_below", "purchase_margin", "purchase_days", "max_query_length"}
@@ -179,9 +187,7 @@ class FaqScenario(Scenario):
         settings = self.effective_settings(version.settings)
         progress(0.05, "reading the FAQ entries")
         entries = self.build_dataset(settings)
-        fit_texts, fit_keys, val_texts, val_keys = held_out_split(
-            entries, np.random.default_rng(version.pk or 0)
-        )
+        fit_texts, fit_keys, val_texts, val_keys = held_out_split(entries)
         progress(0.2, f"fitting {settings['model']} on {len(fit_texts)} texts")
         validation = (val_texts, val_keys) if val_texts else None
         checked = self._matcher(settings).fit(fit_texts, fit_keys, validation)

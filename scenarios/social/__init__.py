@@ -1,0 +1,1 @@
+"""Social scenario: people you may know, with reasons, blocks and opt-out."""

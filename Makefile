@@ -14,7 +14,7 @@ BROKER_URL_DEFAULT ?= redis://127.0.0.1:6379/1
 INTEGRATION_ENV := DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_DEFAULT) CELERY_BROKER_URL=$(BROKER_URL_DEFAULT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve clean
+.PHONY: help install run serve migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve bench-e2e clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -61,7 +61,7 @@ format: install ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-quality bench-ingest bench-serve ## Run every benchmark
+bench: bench-quality bench-ingest bench-serve bench-e2e ## Run every benchmark
 
 bench-deps: install ## Build the LightFM peer for bench-quality (its sdist needs a manual build)
 	$(PY) -c "import lightfm" 2>/dev/null || bash bench/install_lightfm.sh
@@ -74,6 +74,9 @@ bench-ingest: install ## Events/s through POST /api/v1/events into PostgreSQL be
 
 bench-serve: install ## Latency and throughput of the recommendation endpoints under gunicorn
 	$(PY) bench/serve.py
+
+bench-e2e: install ## A new store's path (import, train with model search, REST answers) scored against offline models
+	$(PY) bench/e2e.py
 
 clean: ## Remove the venv, the local database and artifacts
 	rm -rf $(VENV) var

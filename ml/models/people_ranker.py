@@ -178,8 +178,8 @@ class PeopleRanker(Model):
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {
-            "dim": 32,  # embedding
-            "epochs": 10,
+            "dim": 64,  # embedding
+            "epochs": 20,
             "negatives": 5,
             "batch_size": 4096,
             "learning_rate": 0.01,
@@ -188,7 +188,8 @@ class PeopleRanker(Model):
             "label_share": 0.1,  # edges hidden to learn the ranker's weights
             "max_label_nodes": 3000,  # nodes whose candidates the ranker learns from
             "l2": 1e-3,  # of the regression
-            "interactions": False,  # add pairwise products of the features
+            "interactions": True,  # add pairwise products of the features
+            "rerank_depth": 50,  # each node's best candidates by resource allocation, re-ranked
             "features": list(FEATURES),
             "seed": 0,
         }
@@ -198,6 +199,8 @@ class PeopleRanker(Model):
         unknown = set(self.params["features"]) - set(FEATURES)
         if unknown or not self.params["features"]:
             raise ValueError(f"features must be a non-empty subset of {list(FEATURES)}")
+        if not isinstance(self.params["rerank_depth"], int) or self.params["rerank_depth"] < 1:
+            raise ValueError("rerank_depth must be a positive integer")
         if not 0 < self.params["label_share"] < 1:
             raise ValueError("label_share must be in (0, 1)")
 
@@ -377,34 +380,49 @@ class PeopleRanker(Model):
         rows = chunk[local]
         fresh = (rows != cols) & (graph.followed(rows, cols) == 0)
         keys, local, rows, cols = keys[fresh], local[fresh], rows[fresh], cols[fresh]
+        # The ranker re-orders the head of each node's list by resource allocation (a
+        # cascade): trained and used on the same head, it learns what lifts a pair into the
+        # top few, not what tells a friend of friends from a stranger.
+        resource_allocation = lookup(ra_keys, ra_values, keys)
+        order = np.lexsort((-resource_allocation, local))
+        rank = np.arange(len(order)) - np.searchsorted(local[order], local[order])
+        head = order[rank < self.params["rerank_depth"]]
+        keys, local, rows, cols = keys[head], local[head], rows[head], cols[head]
         features = self._features(
             graph,
             rows,
             cols,
             lookup(count_keys, count_values, keys),
             lookup(aa_keys, aa_values, keys),
-            lookup(ra_keys, ra_values, keys),
+            resource_allocation[head],
             local,
         )
         return local, cols, features
 
-    def _features(self, graph, rows, cols, shared, adamic_adar, resource_allocation, group):
-        """The :data:`FEATURES` of pairs (rows[i], cols[i]) given their neighbourhood sums;
-        ``group`` numbers the node each pair belongs to (pairs of one node contiguous)."""
-        embedding = (
+    def _embedding_logits(self, rows, cols) -> np.ndarray:
+        return (
             np.einsum("ij,ij->i", self.vectors[rows], self.vectors[cols])
             + self.biases[rows]
             + self.biases[cols]
         )
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else []
-        sizes = np.diff(np.r_[starts, len(group)])
 
-        def group_max(values):
-            if not len(values):
-                return values
-            return np.repeat(np.maximum.reduceat(values, starts), sizes)
+    def _features(self, graph, rows, cols, shared, adamic_adar, resource_allocation, group):
+        """The :data:`FEATURES` of pairs (rows[i], cols[i]) given their neighbourhood sums.
+        ``group`` numbers the node each pair belongs to (a node's pairs contiguous: its
+        candidate list), or is (best Adamic-Adar, best embedding logit) of each pair's node."""
+        embedding = self._embedding_logits(rows, cols)
+        if isinstance(group, tuple):
+            best_aa, best_embedding = group
+        else:
+            starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else []
+            sizes = np.diff(np.r_[starts, len(group)])
 
-        best_aa = group_max(adamic_adar)
+            def group_max(values):
+                return (
+                    np.repeat(np.maximum.reduceat(values, starts), sizes) if len(values) else values
+                )
+
+            best_aa, best_embedding = group_max(adamic_adar), group_max(embedding)
         return np.column_stack(
             [
                 np.log1p(shared),
@@ -417,7 +435,7 @@ class PeopleRanker(Model):
                 np.einsum("ij,ij->i", self.brands[rows], self.brands[cols]),
                 adamic_adar / np.where(best_aa > 0, best_aa, 1),
                 shared / np.maximum(graph.degree[rows], 1),
-                embedding - group_max(embedding),
+                embedding - best_embedding,
             ]
         ).astype(np.float32)
 
@@ -466,7 +484,18 @@ class PeopleRanker(Model):
         if pairs.size and (pairs.min() < 0 or pairs.max() >= self.n_nodes):
             raise ValueError(f"node indices must be in [0, {self.n_nodes})")
         graph = self.graph
-
+        # The relative features compare a pair with the best of its node's candidate list.
+        nodes, node_of = np.unique(rows, return_inverse=True)
+        best = np.zeros((len(nodes), 2), dtype=np.float32)
+        step = self._chunk_size(graph)
+        for start in range(0, len(nodes), step):
+            local, _, feats = self._chunk_candidates(graph, nodes[start : start + step])
+            aa = feats[:, FEATURES.index("adamic_adar")]
+            logit = feats[:, FEATURES.index("embedding")]
+            np.maximum.at(best[:, 0], start + local, aa)
+            best[start : start + step, 1] = -np.inf
+            np.maximum.at(best[:, 1], start + local, logit)
+        best[~np.isfinite(best)] = 0.0
         shared = graph.linked[rows].multiply(graph.linked[cols]).tocsr()
         features = self._features(
             graph,
@@ -475,7 +504,7 @@ class PeopleRanker(Model):
             np.asarray(shared.sum(axis=1)).ravel(),
             shared @ graph.aa_weight,
             shared @ graph.ra_weight,
-            rows,
+            (best[node_of, 0], best[node_of, 1]),
         )
         return self.pair_scores(features)
 

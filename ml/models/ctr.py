@@ -114,7 +114,10 @@ class CTRModel(Model):
     def _fit_encoding(self, X_num: np.ndarray, X_cat: np.ndarray) -> None:
         squashed = self._squash(X_num)
         self.num_mean = squashed.mean(axis=0)
-        self.num_std = np.maximum(squashed.std(axis=0), 1e-6)
+        # A column constant in training keeps unit scale: a 1e-6 floor would blow a value
+        # seen only at serving (a user's first click) up a million times.
+        spread = squashed.std(axis=0)
+        self.num_std = np.where(spread > 1e-6, spread, 1.0)
         self.vocabulary = []
         for column in X_cat.T:
             counts = Counter(column.tolist())

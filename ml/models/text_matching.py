@@ -72,7 +72,7 @@ class TextMatcher(Model):
         for i, answer in enumerate(answer_ids):
             if not isinstance(answer, (str, int, np.integer)) or isinstance(answer, bool):
                 raise ValueError(f"answer_ids[{i}] must be a string or an integer")
-        if not any(tokenize(q) for q in questions):
+        if not any(self.tokens(q) for q in questions):
             raise ValueError("questions contain no words")
         if validation is not None:
             if len(validation) != 2 or len(validation[0]) != len(validation[1]):
@@ -87,6 +87,10 @@ class TextMatcher(Model):
         self._fit(questions, validation)
         self.fitted = True
         return self
+
+    def tokens(self, text: str) -> list[str]:
+        """The words a question must have some of (a subclass may read other scripts)."""
+        return tokenize(text)
 
     def _set_answers(self, answer_ids: list) -> None:
         kinds = {isinstance(a, str) for a in answer_ids}
@@ -294,7 +298,7 @@ class DualEncoderMatcher(TextMatcher):
         p = self.params
         seed_tensorflow(p["seed"])
         rng = np.random.default_rng(p["seed"])
-        features = [text_features(q, p["max_features"]) for q in questions]
+        features = [self._features(q) for q in questions]
         counts = Counter(f for feats in features for f in set(feats))
         self.vocabulary = sorted(f for f, c in counts.items() if c >= p["min_count"])
         self._index = {f: i + 1 for i, f in enumerate(self.vocabulary)}  # 0 = padding
@@ -358,6 +362,9 @@ class DualEncoderMatcher(TextMatcher):
             self.question_vectors = self._embed(question_bag)
             self._log_validation(validation, loss=float(np.mean(losses)))
 
+    def _features(self, text: str) -> list[str]:
+        return text_features(text, self.params["max_features"])
+
     def _padded_ids(self, features: list[list[str]]) -> np.ndarray:
         rows = [[self._index[f] for f in feats if f in self._index] for feats in features]
         width = max(1, max(len(r) for r in rows))
@@ -387,9 +394,7 @@ class DualEncoderMatcher(TextMatcher):
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors [n, dim] (zero for a text with no known feature); numpy only."""
-        return self._embed(
-            self._bag([text_features(t, self.params["max_features"]) for t in texts])
-        )
+        return self._embed(self._bag([self._features(t) for t in texts]))
 
     def _question_scores(self, queries):
         return self.encode(queries) @ self.question_vectors.T
@@ -419,6 +424,8 @@ class HybridMatcher(TextMatcher):
     """
 
     name = "hybrid_matcher"
+    bm25_class: type[TextMatcher] = BM25Matcher
+    encoder_class: type[TextMatcher] = DualEncoderMatcher
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
@@ -430,12 +437,15 @@ class HybridMatcher(TextMatcher):
             "encoder": {},
         }
 
+    def _parts(self) -> tuple[dict, dict]:
+        """The keyword arguments of the BM25 and the encoder part."""
+        return self.params["bm25"], self.params["encoder"]
+
     def _fit(self, questions, validation) -> None:
         answer_ids = [self.answers[i] for i in self.doc_answer]
-        self.bm25 = BM25Matcher(**self.params["bm25"]).fit(questions, answer_ids)
-        self.encoder = DualEncoderMatcher(**self.params["encoder"]).fit(
-            questions, answer_ids, validation
-        )
+        bm25_params, encoder_params = self._parts()
+        self.bm25 = self.bm25_class(**bm25_params).fit(questions, answer_ids)
+        self.encoder = self.encoder_class(**encoder_params).fit(questions, answer_ids, validation)
         self.history = type(self.history)(self.encoder.history.to_dict())
         self.weight = float(self.params["weight"])
         if validation is not None:
@@ -501,8 +511,10 @@ class HybridMatcher(TextMatcher):
     def _set_state(self, meta, arrays):
         self._set_answer_state(meta, arrays)
         self.weight = float(meta["weight"])
-        for prefix, cls in (("bm25", BM25Matcher), ("encoder", DualEncoderMatcher)):
-            part = cls(**self.params[prefix])
+        for prefix, cls, params in zip(
+            ("bm25", "encoder"), (self.bm25_class, self.encoder_class), self._parts(), strict=True
+        ):
+            part = cls(**params)
             part_arrays = {
                 k.split("__", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{prefix}__")
             }

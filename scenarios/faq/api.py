@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
+from catalog.views import ERRORS
 from engine import serving
 from engine.api import ScenarioView
 from engine.ids import require_recommendation_id
@@ -58,8 +59,15 @@ class AnswerView(ScenarioView):
 
     @extend_schema(
         summary="Answer a shopper's question from the FAQ, or hand it to a person",
+        description=(
+            "Ranks the FAQ entries of the query's language (given, or read from its script) "
+            "and lists the best; under the admin's confidence threshold, or for a script the "
+            "FAQ does not cover, it answers handoff true (still listing its best guesses). "
+            "Empty, over-long or binary queries are a 400. Needs the read scope: it only logs "
+            "the question."
+        ),
         request=AnswerBody,
-        responses=FAQ_ANSWER,
+        responses={200: FAQ_ANSWER, **ERRORS},
     )
     def post(self, request):
         data = self.validated(AnswerBody, request.data).validated_data
@@ -92,6 +100,16 @@ FIELDS = (
 )
 
 
+FEEDBACK = inline_serializer(
+    "FaqFeedback",
+    {
+        "recommendation_id": serializers.CharField(),
+        "helpful": serializers.BooleanField(),
+        "faq_id": serializers.CharField(allow_null=True),
+    },
+)
+
+
 class FeedbackBody(serializers.Serializer):
     recommendation_id = serializers.CharField(max_length=64)
     helpful = serializers.BooleanField()
@@ -107,20 +125,16 @@ class FeedbackBody(serializers.Serializer):
 
 
 class FeedbackView(ScenarioView):
+    """Whether the answer quoted by its recommendation_id helped; a later rating replaces an
+    earlier one."""
+
     scenario_slug = SLUG
     required_scope = "write"
 
     @extend_schema(
         summary="Record whether an answer helped (a later rating replaces an earlier one)",
         request=FeedbackBody,
-        responses=inline_serializer(
-            "FaqFeedback",
-            {
-                "recommendation_id": serializers.CharField(),
-                "helpful": serializers.BooleanField(),
-                "faq_id": serializers.CharField(allow_null=True),
-            },
-        ),
+        responses={200: FEEDBACK, **ERRORS},
     )
     def post(self, request):
         data = self.validated(FeedbackBody, request.data).validated_data

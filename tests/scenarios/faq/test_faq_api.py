@@ -261,3 +261,17 @@ def test_the_daily_rates_count_answers_helpfulness_and_handoffs(trained, read_cl
     (day,) = daily_rates()
     assert day["queries"] == 2
     assert day["answer_rate"] == 50 and day["handoff_rate"] == 50 and day["helpful_rate"] == 0
+
+
+def test_the_openapi_schema_documents_both_endpoints_and_validates(db):
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.validation import validate_schema
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    validate_schema(schema)  # what `manage.py spectacular --validate` checks
+    answer = schema["paths"]["/api/v1/faq/answer"]["post"]
+    assert {"200", "400", "401", "429"} <= set(answer["responses"])
+    body = schema["components"]["schemas"]["FaqAnswer"]["properties"]
+    assert {"recommendation_id", "answers", "handoff"} <= set(body)
+    feedback = schema["paths"]["/api/v1/faq/feedback"]["post"]
+    assert feedback["requestBody"]["required"] and "400" in feedback["responses"]

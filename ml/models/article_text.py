@@ -6,11 +6,13 @@ unit vector; both serve from numpy arrays alone:
 
 - :class:`TfidfSvdEncoder`: TF-IDF of the features, reduced by a truncated SVD (LSA). The
   baseline: it knows which words co-occur in texts, nothing of what readers read together.
-- :class:`ReadTextEncoder`: a TensorFlow bag-of-features tower (mean of learned feature
-  embeddings) trained on the reads: a reader's other reads, averaged, must pick the article they
-  read out of the whole catalogue (full softmax), plus a self-supervised term (two random halves
-  of an article's features must find each other in the batch) that shapes articles nobody read.
-  No pretrained weights: every embedding starts random and learns from this catalogue.
+- :class:`ReadTextEncoder`: the same features through an embedding trained in TensorFlow on the
+  reads (started at the LSA projection; by default a learned linear map on top of it, which
+  cannot memorise single articles): a reader's other reads, averaged, must pick the article
+  they read among every article someone read (full softmax), plus a self-supervised term (two
+  random halves of an article's features must find each other in the batch). Reads teach what
+  words cannot: readers of phone reviews read headphone reviews. No pretrained weights: it
+  learns from this catalogue's texts and reads alone, and the epoch is chosen on later reads.
 
 Either way a new article is placed from its text alone. :class:`ArticleRanker` scores a reader's
 feed: ``(1 - f) * (a * text + (1 - a) * co-reads) + f * 0.5 ** (age / half_life)``, with the text
@@ -145,8 +147,9 @@ class TfidfSvdEncoder(TextEncoder):
 
     name = "tfidf_svd"
 
-    def fit(self, texts, reads: sp.csr_matrix | None = None) -> TfidfSvdEncoder:
-        """Fit on the texts (``reads`` is accepted for a common signature and not used)."""
+    def fit(self, texts, reads=None, validation=None) -> TfidfSvdEncoder:
+        """Fit on the texts (``reads`` and ``validation`` are accepted for a common signature
+        and not used)."""
         from scipy.sparse.linalg import svds
 
         documents = self._features(self._check_texts(texts))
@@ -182,8 +185,11 @@ class TfidfSvdEncoder(TextEncoder):
         self.idf, self.components = arrays["idf"], arrays["components"]
 
 
-class ReadTextEncoder(TextEncoder):
-    """A feature-embedding tower trained on reads (see the module docstring)."""
+class ReadTextEncoder(TfidfSvdEncoder):
+    """LSA, then tuned on reads in TensorFlow: an article's vector is its TF-IDF features
+    times a learned feature embedding (started at the SVD projection), trained so a reader's
+    other reads pick the article read (see the module docstring). With ``validation`` the
+    epoch with the best NDCG@10 of the text ranking is kept (epoch 0 is plain LSA)."""
 
     name = "tf"
 
@@ -191,112 +197,165 @@ class ReadTextEncoder(TextEncoder):
     def default_params(cls) -> dict[str, Any]:
         return {
             **super().default_params(),
-            "epochs": 15,
-            "batch_size": 256,
-            "learning_rate": 0.01,
+            "epochs": 10,
+            "batch_size": 512,
+            "learning_rate": 0.005,
             "temperature": 0.1,
-            "self_weight": 0.5,
+            "self_weight": 0.2,
             "history": 30,
+            "tune": "projection",  # or "features": the whole feature embedding
+            "l2": 0.0,
             "seed": 0,
         }
 
-    def fit(self, texts, reads: sp.csr_matrix | None = None) -> ReadTextEncoder:
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        p = self.params
+        for key, least in (("epochs", 0), ("batch_size", 1), ("history", 1)):
+            if not (isinstance(p[key], int) and p[key] >= least):
+                raise ValueError(f"{key} must be an integer of at least {least}, got {p[key]!r}")
+        if not p["temperature"] > 0 or not p["learning_rate"] > 0 or p["self_weight"] < 0:
+            raise ValueError("temperature and learning_rate must be positive, self_weight >= 0")
+        if p["tune"] not in ("projection", "features"):
+            raise ValueError(f"tune must be 'projection' or 'features', not {p['tune']!r}")
+
+    def fit(self, texts, reads: sp.csr_matrix | None = None, validation=None) -> ReadTextEncoder:
         """Fit on the article texts and a readers x articles matrix of reads (row order of
-        ``texts``); with no reader of two articles only the self-supervised term trains."""
+        ``texts``); ``validation`` = (reads before, reads after) of the same articles picks the
+        epoch. With no reader of two articles only the self-supervised term trains."""
         import keras
         import tensorflow as tf
 
         from ml.models.common import seed_tensorflow
 
         p = self.params
-        for key in ("epochs", "batch_size", "history"):
-            if not (isinstance(p[key], int) and p[key] >= 1):
-                raise ValueError(f"{key} must be a positive integer, got {p[key]!r}")
-        if not p["temperature"] > 0 or not p["learning_rate"] > 0 or p["self_weight"] < 0:
-            raise ValueError("temperature and learning_rate must be positive, self_weight >= 0")
         texts = self._check_texts(texts)
+        super().fit(texts)
         seed_tensorflow(p["seed"])
         rng = np.random.default_rng(p["seed"])
-        documents = self._features(texts)
-        self.vocabulary = _Vocabulary.build(documents, p["min_count"])
-        ids = tf.constant(self.vocabulary.padded(documents))
-        pairs, histories = self._pairs(reads, len(texts), rng)
-        embedding = keras.layers.Embedding(
-            len(self.vocabulary),
-            p["dim"],
-            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.1),
+        self.documents = self._weighted(self.vocabulary.bag(self._features(texts)))
+        weighted = self.documents.tocoo()
+        self.embedding = self.components.T.copy()
+        features = tf.SparseTensor(
+            np.c_[weighted.row, weighted.col].astype(np.int64),
+            weighted.data.astype(np.float32),
+            weighted.shape,
         )
-        embedding.build((None,))
+        scale = float(np.abs(self.embedding).mean()) or 1.0
+        start = tf.constant(self.embedding / scale)
+        projection = p["tune"] == "projection"
+        dim = self.embedding.shape[1]
+        table = tf.Variable(np.eye(dim, dtype=np.float32) if projection else start)
         optimizer = keras.optimizers.Adam(p["learning_rate"])
+        pairs, histories = self._pairs(reads, len(texts), rng)
+        # Negatives are articles someone read: one nobody read yet (not published then) is no
+        # evidence against a reader, and pushing it away would teach "new is bad".
+        was_read = np.zeros(len(texts), bool)
+        if reads is not None:
+            was_read[sp.csr_matrix(reads).indices] = True
+        unread = tf.constant(np.where(was_read, 0.0, -1e9).astype(np.float32))
+        n_values = len(weighted.data)
 
-        def encode(batch_ids, keep=None):
-            mask = tf.cast(batch_ids > 0, tf.float32)
-            if keep is not None:
-                mask *= keep
-            mask = mask[..., None]
-            summed = tf.reduce_sum(embedding(batch_ids) * mask, axis=1)
-            return tf.math.l2_normalize(summed / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0), 1)
+        def encode(matrix):
+            if projection:
+                return tf.math.l2_normalize(tf.sparse.sparse_dense_matmul(matrix, start) @ table, 1)
+            return tf.math.l2_normalize(tf.sparse.sparse_dense_matmul(matrix, table), 1)
 
         def softmax_loss(logits, labels):
             return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
 
-        @tf.function
-        def step(targets, history, articles, halves):
+        @tf.function(reduce_retracing=True)
+        def step(targets, history, articles, keep):
             with tf.GradientTape() as tape:
-                vectors = encode(ids)
-                loss = tf.constant(0.0)
-                if targets.shape[0]:
-                    mask = tf.cast(history >= 0, tf.float32)[..., None]
-                    profile = tf.reduce_sum(tf.gather(vectors, tf.maximum(history, 0)) * mask, 1)
-                    profile = tf.math.l2_normalize(profile, 1)
-                    logits = tf.matmul(profile, vectors, transpose_b=True) / p["temperature"]
-                    loss += softmax_loss(logits, targets)
+                vectors = encode(features)
+                mask = tf.cast(history >= 0, tf.float32)[..., None]
+                profile = tf.reduce_sum(tf.gather(vectors, tf.maximum(history, 0)) * mask, 1)
+                profile = tf.math.l2_normalize(profile, 1)
+                logits = tf.matmul(profile, vectors, transpose_b=True) / p["temperature"]
+                loss = softmax_loss(logits + unread, targets)
                 if p["self_weight"] > 0:
-                    batch_ids = tf.gather(ids, articles)
-                    left, right = encode(batch_ids, halves), encode(batch_ids, 1.0 - halves)
-                    logits = tf.matmul(left, right, transpose_b=True) / p["temperature"]
-                    labels = tf.range(tf.shape(logits)[0])
-                    loss += p["self_weight"] * softmax_loss(logits, labels)
-            variables = embedding.trainable_variables
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+                    left = encode(
+                        tf.SparseTensor(
+                            features.indices, features.values * keep, features.dense_shape
+                        )
+                    )
+                    right = encode(
+                        tf.SparseTensor(
+                            features.indices, features.values * (1 - keep), features.dense_shape
+                        )
+                    )
+                    logits = (
+                        tf.matmul(
+                            tf.gather(left, articles), tf.gather(right, articles), transpose_b=True
+                        )
+                        / p["temperature"]
+                    )
+                    loss += p["self_weight"] * softmax_loss(logits, tf.range(tf.shape(articles)[0]))
+                if p["l2"] > 0:
+                    anchor = tf.eye(dim) if projection else start
+                    loss += p["l2"] * tf.reduce_sum(tf.square(table - anchor))
+            optimizer.apply_gradients([(tape.gradient(loss, table), table)])
             return loss
 
+        self.history = {"loss": [], "val_ndcg@10": []}
+        best, best_epoch = self._validation_ndcg(validation), 0
+        kept = self.embedding
+        if validation is not None:
+            self.history["val_ndcg@10"].append(best)
         batch = p["batch_size"]
-        n_articles = len(texts)
-        steps = max(1, int(np.ceil(max(len(pairs), n_articles) / batch)))
-        width = int(ids.shape[1])
-        losses = []
-        for _ in range(p["epochs"]):
-            order = rng.permutation(len(pairs)) if len(pairs) else np.zeros(0, np.int64)
-            epoch = []
+        self.best_epoch = 0
+        if not len(pairs):
+            return self  # nothing read together: LSA it stays
+        steps = int(np.ceil(len(pairs) / batch))
+        for epoch in range(1, p["epochs"] + 1):
+            order = rng.permutation(len(pairs))
+            losses = []
             for s in range(steps):
-                chosen = order[s * batch : (s + 1) * batch] if len(order) else order
-                if len(order) and not len(chosen):
-                    chosen = rng.choice(len(pairs), size=min(batch, len(pairs)), replace=False)
-                articles = rng.choice(n_articles, size=min(batch, n_articles), replace=False)
-                halves = (rng.random((len(articles), width)) < 0.5).astype(np.float32)
+                chosen = order[s * batch : (s + 1) * batch]
+                articles = rng.choice(len(texts), size=min(batch, len(texts)), replace=False)
+                keep = (rng.random(n_values) < 0.5).astype(np.float32)
                 loss = step(
-                    tf.constant(pairs[chosen, 1] if len(pairs) else np.zeros(0, np.int32)),
-                    tf.constant(
-                        histories[pairs[chosen, 0]]
-                        if len(pairs)
-                        else np.zeros((0, p["history"]), np.int32)
-                    ),
+                    tf.constant(pairs[chosen, 1]),
+                    tf.constant(histories[pairs[chosen, 0]]),
                     tf.constant(articles.astype(np.int32)),
-                    tf.constant(halves),
+                    tf.constant(keep),
                 )
-                epoch.append(float(loss))
-            losses.append(float(np.mean(epoch)))
-        self.embedding = embedding.embeddings.numpy()
-        self.history = {"loss": losses}
+                losses.append(float(loss))
+            self.history["loss"].append(float(np.mean(losses)))
+            trained = table.numpy()
+            self.embedding = (start.numpy() @ trained if projection else trained) * scale
+            if validation is not None:
+                score = self._validation_ndcg(validation)
+                self.history["val_ndcg@10"].append(score)
+                if score > best:
+                    best, best_epoch, kept = score, epoch, self.embedding
+        if validation is not None:
+            self.embedding = kept
+        self.best_epoch = best_epoch if validation is not None else p["epochs"]
         return self
+
+    def _validation_ndcg(self, validation) -> float:
+        """NDCG@10 of ranking by cosine to the reader's profile (text alone), read ones out."""
+        if validation is None:
+            return 0.0
+        before, after = validation
+        readers = np.flatnonzero((np.diff(after.indptr) > 0) & (np.diff(before.indptr) > 0))
+        if not len(readers):
+            return 0.0
+        vectors = _unit(np.asarray(self.documents @ self.embedding))
+        profile = _unit(np.asarray(before[readers] @ vectors))
+        scores = profile @ vectors.T
+        rows, cols = before[readers].nonzero()
+        scores[rows, cols] = -np.inf
+        return float(ndcg_at_k(top_n(scores, 10)[0], after[readers], 10))
 
     def _pairs(self, reads, n_articles: int, rng) -> tuple[np.ndarray, np.ndarray]:
         """(example, target article) rows and, per example, the reader's other reads (up to
         ``history``, -1 padded): one example per read of a reader with two or more reads."""
         width = self.params["history"]
+        none = np.zeros((0, 2), np.int32), np.zeros((0, width), np.int32)
         if reads is None or reads.nnz == 0:
-            return np.zeros((0, 2), np.int32), np.zeros((0, width), np.int32)
+            return none
         reads = sp.csr_matrix(reads)
         if reads.shape[1] != n_articles:
             raise ValueError(f"reads must have {n_articles} columns, one per text")
@@ -314,19 +373,19 @@ class ReadTextEncoder(TextEncoder):
                 rows.append(row)
                 targets.append(target)
         if not targets:
-            return np.zeros((0, 2), np.int32), np.zeros((0, width), np.int32)
+            return none
         pairs = np.c_[np.arange(len(targets)), targets].astype(np.int32)
         return pairs, np.vstack(rows)
 
     def encode(self, texts):
-        bag = self.vocabulary.bag(self._features(list(texts)))
-        mean = bag @ self.embedding / np.maximum(np.asarray(bag.sum(axis=1)), 1.0)
-        return _unit(np.asarray(mean))
+        weighted = self._weighted(self.vocabulary.bag(self._features(list(texts))))
+        return _unit(np.asarray(weighted @ self.embedding))
 
     def state(self):
-        return {}, {"embedding": self.embedding}
+        return {}, {"idf": self.idf, "components": self.components, "embedding": self.embedding}
 
     def set_state(self, arrays):
+        super().set_state(arrays)
         self.embedding = arrays["embedding"]
 
 
@@ -457,12 +516,15 @@ def fit_ranker(
     encoder: str = "tf",
     encoder_params: dict[str, Any] | None = None,
     neighbours: int = 100,
+    validation: sp.csr_matrix | None = None,
 ) -> tuple[ArticleRanker, TextEncoder, Any]:
-    """The encoder fitted on every text and the ``train`` reads, item-kNN co-reads and read
-    popularity from ``train``: a ranker with the default weights."""
+    """The encoder fitted on every text and the ``train`` reads (``validation``: later reads
+    that pick its epoch), item-kNN co-reads and read popularity from ``train``: a ranker with
+    the default weights."""
     from ml.models.itemknn import ItemKNN
 
-    text_encoder = make_encoder(encoder, encoder_params).fit(log.texts, train)
+    checked = None if validation is None else (train, validation)
+    text_encoder = make_encoder(encoder, encoder_params).fit(log.texts, train, checked)
     co_reads = ItemKNN(similarity="cosine", neighbours=neighbours).fit(train)
     counts = np.asarray((train > 0).sum(axis=0), np.float32).ravel()
     ranker = ArticleRanker(
@@ -486,3 +548,53 @@ def list_metrics(lists: np.ndarray, held: sp.csr_matrix, n_items: int, k: int = 
         f"hit_rate@{k}": hit_rate_at_k(lists, held, k),
         f"coverage@{k}": catalog_coverage(lists[:, :k], n_items),
     }
+
+
+@dataclass
+class HybridRun:
+    """One run of the protocol: the ranker measured on the test slice, and what it took."""
+
+    ranker: ArticleRanker  # fitted on reads before the test cut, with the tuned weights
+    encoder: TextEncoder
+    weights: tuple[float, float]  # (text weight, freshness weight)
+    metrics: dict[str, float]
+    history: dict[str, list[float]]  # the validation fit's: loss and val_ndcg@10 per epoch
+    test_cut: float
+    train: sp.csr_matrix  # reads before the test cut
+    test: sp.csr_matrix  # new articles read after it
+    readers: np.ndarray  # readers with reads on both sides
+
+
+def train_hybrid(
+    log: ReadLog,
+    test_ratio: float = 0.2,
+    encoder: str = "tf",
+    encoder_params: dict[str, Any] | None = None,
+    neighbours: int = 100,
+    half_life_days: float = 7.0,
+    k: int = 10,
+) -> HybridRun:
+    """Three slices in time: fit on the first, tune the weights (and the encoder's epochs) on
+    the reads of the second, refit on both and measure on the third."""
+    params = dict(encoder_params or {})
+    validation_cut, test_cut = log.cut(1 - 2 * test_ratio), log.cut(1 - test_ratio)
+    fit_reads, validation = log.window(validation_cut, test_cut)
+    train, test = log.window(test_cut)
+    if not fit_reads.nnz or not validation.nnz or not test.nnz:
+        raise ValueError("too few reads in one of the time slices to tune and measure")
+    ranker, tuned, _ = fit_ranker(log, fit_reads, encoder, params, neighbours, validation)
+    ranker.half_life_days = half_life_days
+    weights, _ = tune_weights(ranker, fit_reads, validation, validation_cut, k)
+    if encoder == "tf":
+        params["epochs"] = tuned.best_epoch
+    ranker, fitted, _ = fit_ranker(log, train, encoder, params, neighbours)
+    ranker.half_life_days = half_life_days
+    ranker.text_weight, ranker.freshness_weight = weights
+    readers = np.flatnonzero((np.diff(test.indptr) > 0) & (np.diff(train.indptr) > 0))
+    if not len(readers):
+        raise ValueError("no reader has reads both before and after the test cut")
+    lists = ranker.recommend(train[readers], test_cut, k)
+    metrics = list_metrics(lists, test[readers], len(log.texts), k)
+    return HybridRun(
+        ranker, fitted, weights, metrics, tuned.history, test_cut, train, test, readers
+    )

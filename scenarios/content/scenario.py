@@ -33,11 +33,9 @@ from ml.models.article_text import (
     DAY,
     ENCODERS,
     ReadLog,
-    fit_ranker,
     freshness,
-    list_metrics,
     make_encoder,
-    tune_weights,
+    train_hybrid,
 )
 from scenarios.content.articles import ARTICLE, PHRASES, indexes
 from scenarios.content.dataset import build_dataset, read_weight
@@ -139,45 +137,34 @@ class ContentScenario(Scenario):
             data.texts, data.published, data.users, data.items, data.weights, data.times,
             data.n_users,
         )  # fmt: skip
-        ratio = settings["test_ratio"]
-        encoder, params = settings["text_encoder"], settings.get("hyperparameters", {})
+        progress(0.1, f"fitting, tuning and measuring the {settings['text_encoder']} hybrid")
+        run = train_hybrid(
+            log,
+            settings["test_ratio"],
+            settings["text_encoder"],
+            settings.get("hyperparameters", {}),
+            settings["neighbours"],
+            settings["half_life_days"],
+        )
+        text_weight, fresh_weight = run.weights
+        metrics = {**run.metrics, "text_weight": text_weight, "freshness_weight": fresh_weight}
         neighbours = settings["neighbours"]
-        validation_cut, test_cut = log.cut(1 - 2 * ratio), log.cut(1 - ratio)
-        fit_reads, validation = log.window(validation_cut, test_cut)
-        train, test = log.window(test_cut)
-        if not fit_reads.nnz or not test.nnz:
-            raise ValueError("too few reads before or after the time split to train and measure")
-        progress(0.15, f"fitting the {encoder} encoder on reads before the validation slice")
-        ranker, _, _ = fit_ranker(log, fit_reads, encoder, params, neighbours)
-        ranker.half_life_days = settings["half_life_days"]
-        (text_weight, fresh_weight), _ = tune_weights(ranker, fit_reads, validation, validation_cut)
-        progress(0.45, f"fitting the {encoder} encoder on reads before the test slice")
-        ranker, text_encoder, _ = fit_ranker(log, train, encoder, params, neighbours)
-        ranker.half_life_days = settings["half_life_days"]
-        ranker.text_weight, ranker.freshness_weight = text_weight, fresh_weight
-        readers = np.flatnonzero((np.diff(test.indptr) > 0) & (np.diff(train.indptr) > 0))
-        if not len(readers):
-            raise ValueError("no reader has reads both before and after the time split")
-        progress(0.7, "measuring the feed on the reads after the split")
-        lists = ranker.recommend(train[readers], test_cut, 10)
-        metrics = list_metrics(lists, test[readers], len(log.texts))
-        metrics["text_weight"], metrics["freshness_weight"] = text_weight, fresh_weight
         progress(0.85, "co-reads and popularity on every read; saving")
         reads = log.matrix()
         co_reads = ItemKNN(similarity="cosine", neighbours=neighbours).fit(reads)
         counts = np.asarray((reads > 0).sum(axis=0), np.float32).ravel()
         save_state(
             artifact_dir,
-            text_encoder,
+            run.encoder,
             co_reads,
             data.ids,
-            ranker.vectors,
+            run.ranker.vectors,
             counts / max(float(counts.max()), 1.0),
             {"text_weight": text_weight, "freshness_weight": fresh_weight},
         )
         return TrainingOutcome(
             metrics={key: float(value) for key, value in metrics.items()},
-            history=text_encoder.history,
+            history=run.history,
             data_snapshot=data.snapshot(),
             train_seconds=time.monotonic() - started,
         )

@@ -3,7 +3,8 @@
 Every family declares its ranges (``Model.search_space()``: name -> :class:`LogUniform`,
 :class:`IntRange` or :class:`Choice`). The search tries, in order, the starting points it is
 given (the last winner, so a retrain never does worse than re-fitting it), each family's
-defaults, then random points drawn round-robin over the families, and stops when the next fit
+defaults, then random points drawn round-robin over the better half of the families (ranked by
+their best so far, re-ranked every round: successive halving at the family level), and stops when the next fit
 would run past the budget (estimated from that family's slowest fit so far), after
 ``max_trials`` points, or when ``patience`` random points in a row found nothing better. The objective is
 the caller's: fit on a fit part, score the primary metric on a validation part, higher is better.
@@ -166,9 +167,20 @@ def random_search(
             attempt(family, {}, "default")
     searchable = [family for family, space in spaces.items() if space]
     misses = 0
+
+    def leaders() -> list[str]:
+        def best_of(family: str) -> float:
+            scores = [
+                t.metric for t in result.trials if t.family == family and t.metric is not None
+            ]
+            return max(scores, default=-math.inf)
+
+        ranked = sorted(searchable, key=best_of, reverse=True)
+        return ranked[: max(1, math.ceil(len(ranked) / 2))]
+
     while searchable and misses < 50:
         progressed = False
-        for family in searchable:
+        for family in leaders():
             if not room_for(family):
                 continue
             params = sample_params(spaces[family], rng)
@@ -176,7 +188,7 @@ def random_search(
                 attempt(family, params, "random")
                 progressed = True
         if not progressed:
-            if not any(room_for(family) for family in searchable):
+            if not any(room_for(family) for family in leaders()):
                 break
             misses += 1  # every draw repeated a point tried already (a small space)
     return result

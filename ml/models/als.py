@@ -1,7 +1,9 @@
 """Implicit-feedback ALS (Hu, Koren and Volinsky, 2008) in numpy.
 
 Every user-item cell is a preference ``p`` (1 if the user interacted, else 0) held with
-confidence ``c = 1 + alpha * value``; alternating ridge solves minimise
+confidence ``c = 1 + alpha * value / mean value``: dividing by the training matrix's mean cell
+keeps ``alpha`` meaning the same whether a store weighs an event 1 or 3 (a 0/1 matrix is
+unchanged), so tuned settings carry over between stores. Alternating ridge solves minimise
 ``sum c (p - x_u . y_i)^2 + l2 (|X|^2 + |Y|^2)``. Each solve uses the shared ``Y^T Y`` plus a
 correction from the user's own items only, so an iteration costs O(nnz * f^2 + (users + items)
 * f^3). The same solve folds in users unseen at fit time, exactly as training would place them.
@@ -148,6 +150,8 @@ class ALS(FactorState, Recommender):
         alpha, l2 = float(self.params["alpha"]), float(self.params["l2"])
         if alpha <= 0 or l2 <= 0 or self.params["factors"] < 1:
             raise ValueError("ALS needs alpha > 0, l2 > 0 and factors >= 1")
+        self.value_scale_ = float(matrix.data.mean())
+        matrix = sp.csr_matrix(matrix * (1.0 / self.value_scale_), dtype=np.float32)
         rng = np.random.default_rng(self.params["seed"])
         dim = int(self.params["factors"])
         users = rng.normal(0.0, 0.01, (self.n_users, dim))
@@ -179,12 +183,20 @@ class ALS(FactorState, Recommender):
             self.item_factors,
             self.popularity_,
             lambda rows: solve_rows(
-                sp.csr_matrix(rows, dtype=np.float64),
+                sp.csr_matrix(rows, dtype=np.float64) * (1.0 / self.value_scale_),
                 self.item_factors.astype(np.float64),
                 float(self.params["alpha"]),
                 float(self.params["l2"]),
             ),
         )
+
+    def _get_state(self):
+        meta, arrays = super()._get_state()
+        return {**meta, "value_scale": self.value_scale_}, arrays
+
+    def _set_state(self, meta, arrays) -> None:
+        super()._set_state(meta, arrays)
+        self.value_scale_ = float(meta.get("value_scale", 1.0))  # saved before the scale: 1.0
 
     def item_embeddings(self) -> np.ndarray:
         return self.item_factors

@@ -69,3 +69,16 @@ def test_the_same_point_is_not_fitted_twice():
 def test_no_family_is_refused():
     with pytest.raises(ValueError, match="at least one family"):
         random_search({}, peak, metric="m", budget_seconds=1)
+
+
+def test_random_points_go_to_the_better_half_of_the_families():
+    def by_family(family, params):
+        return {"good": 1.0, "fair": 0.5, "poor": 0.1, "bad": 0.0}[family] + 0.01 * params.get(
+            "n", 0
+        )
+
+    spaces = {name: {"n": IntRange(1, 1000)} for name in ("good", "fair", "poor", "bad")}
+    result = random_search(spaces, by_family, metric="m", budget_seconds=60, max_trials=24)
+    drawn = {t.family for t in result.trials if t.origin == "random"}
+    assert drawn == {"good", "fair"}
+    assert result.best.family == "good"

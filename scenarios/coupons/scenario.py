@@ -2,10 +2,10 @@
 
 Training fits one uplift model per offer (its treated rows against the holdout rows, from the
 assignment log), measures the Qini coefficient on held-out people, then runs the budget
-allocation (:mod:`scenarios.coupons.allocation`, greedy by gain per cost) over the recent
-audience to set each offer's bid-price threshold. Serving scores the user's behaviour with
-numpy only: an offer is answered when its expected uplift is positive and its uplift per
-expected cost reaches the offer's threshold, best ratio first. A share of users (deterministic
+allocation (:mod:`scenarios.coupons.allocation`: a linear program, or greedy by gain per cost)
+over the recent audience to set each offer's price of expected spend. Serving scores the
+user's behaviour with numpy only: an offer is answered when its expected uplift is positive
+and its net value (uplift - price * expected cost) is not negative, best net value first. A share of users (deterministic
 per user) is held out: told so, given nothing, and logged as the control group of the offer
 they would have had, so uplift stays measurable. Untrained, each user gets one offer at random:
 the randomized log the first model trains on.
@@ -37,16 +37,17 @@ from engine.scenario import (
     TrainingOutcome,
 )
 from ml.artifacts import load_folder, save_folder
-from scenarios.coupons.allocation import allocate, gain_per_cost
+from scenarios.coupons.allocation import METHODS, allocate, gain_per_cost, net_value
 from scenarios.coupons.dataset import AssignmentLog, build_log, features_at
 from scenarios.coupons.features import FEATURE_NAMES
 from scenarios.coupons.models import Assignment, Offer, Redemption
 
 MODEL_FAMILIES = ("t_learner", "two_head_uplift")
 REDEMPTION = "redemption"
-# Where the serving stages leave, for record_exposure, which offers the answer assigned (or
-# withheld from a held-out user): the request object is the one both see.
-ASSIGNED = "coupons.assigned"
+# The offers a held-out user's answer withholds: the one fact record_exposure needs that the
+# answer cannot show (it is empty) and the engine does not hand it (no ServingContext reaches
+# the log stage), so rerank leaves it on the request object, which both stages see.
+WITHHELD = "coupons.withheld"
 SEED = 0
 VALIDATION_RATIO = 0.2  # of the training people, for the network's early stopping
 
@@ -55,6 +56,11 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "model": {"enum": list(MODEL_FAMILIES), "description": "uplift model family"},
+        "allocation": {
+            "enum": list(METHODS),
+            "description": "how the budgets are split over the audience: a linear program "
+            "(best), or greedy by gain per cost (for audiences too large for the LP)",
+        },
         "holdout_share": {
             "type": "number",
             "minimum": 0,
@@ -78,6 +84,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 }
 DEFAULT_SETTINGS: dict[str, Any] = {
     "model": "t_learner",
+    "allocation": "linear_program",
     "holdout_share": 0.1,
     "outcome_window_days": 7,
     "audience_days": 30,
@@ -210,14 +217,14 @@ class CouponsScenario(Scenario):
         with contextlib.suppress(ValueError):  # a small test part's top 30% may hold one arm
             metrics["uplift@30%"] = uplift_at_k(y, t, score[test], 0.3)
         progress(0.85, "allocating the budgets over the audience")
-        thresholds, planned = self._thresholds(models, settings)
+        prices, planned = self._prices(models, settings)
         folder = Path(artifact_dir) / "model"
         for offer_id, model in models.items():
             model.save(folder / offer_id)
         save_folder(
             folder,
             {"offer_ids": list(models), "features": list(FEATURE_NAMES)},
-            {"thresholds": np.array([thresholds[o] for o in models])},
+            {"prices": np.array([prices[o] for o in models])},
         )
         return TrainingOutcome(
             metrics={k: float(v) for k, v in metrics.items()},
@@ -230,8 +237,8 @@ class CouponsScenario(Scenario):
             train_seconds=time.monotonic() - started,
         )
 
-    def _thresholds(self, models: dict, settings: dict) -> tuple[dict[str, float], dict]:
-        """Each offer's bid-price threshold from the allocation over the recent audience."""
+    def _prices(self, models: dict, settings: dict) -> tuple[dict[str, float], dict]:
+        """Each offer's price of expected spend from the allocation over the recent audience."""
         now = timezone.now()
         since = now - timedelta(days=settings["audience_days"])
         audience = np.array(
@@ -255,11 +262,12 @@ class CouponsScenario(Scenario):
             p_treated,
             np.array([float(offers[o].cost_per_redemption) for o in ids]),
             np.array([max(float(offers[o].budget_left), 0.0) for o in ids]),
+            method=settings["allocation"],
         )
-        thresholds = {offer_id: 0.0 for offer_id in models}
-        thresholds.update(zip(ids, allocation.thresholds.tolist(), strict=True))
+        prices = {offer_id: 0.0 for offer_id in models}
+        prices.update(zip(ids, allocation.prices.tolist(), strict=True))
         planned = {o: int((allocation.offer == i).sum()) for i, o in enumerate(ids)}
-        return thresholds, planned
+        return prices, planned
 
     # ---- serving --------------------------------------------------------------------------
     def load_state(self, version: ModelVersion) -> dict[str, Any]:
@@ -269,9 +277,7 @@ class CouponsScenario(Scenario):
         config, arrays = load_folder(folder)
         return {
             "models": {offer_id: Model.load(folder / offer_id) for offer_id in config["offer_ids"]},
-            "thresholds": dict(
-                zip(config["offer_ids"], arrays["thresholds"].tolist(), strict=True)
-            ),
+            "prices": dict(zip(config["offer_ids"], arrays["prices"].tolist(), strict=True)),
         }
 
     def resolve(self, request: RecommendationRequest, context: ServingContext) -> None:
@@ -295,7 +301,7 @@ class CouponsScenario(Scenario):
             order = shuffled_for(request.user_id, [offer.offer_id for offer in offers])[:1]
             reasons = ["chosen at random while no uplift model is trained"] * len(order)
             return Slate(np.array(order, dtype=np.int64), np.zeros(len(order)), reasons)
-        models, thresholds = context.state["models"], context.state["thresholds"]
+        models, prices = context.state["models"], context.state["prices"]
         rows = [row for row, offer in enumerate(offers) if offer.offer_id in models]
         if not rows:
             return Slate(np.zeros(0), np.zeros(0))
@@ -305,9 +311,10 @@ class CouponsScenario(Scenario):
         uplift = p_treated - np.array([control[0] for _, control in arms])
         cost = np.array([float(offers[row].cost_per_redemption) for row in rows])
         ratio = gain_per_cost(uplift[None, :], p_treated[None, :], cost)[0]
-        threshold = np.array([thresholds[offers[row].offer_id] for row in rows])
-        keep = np.flatnonzero((uplift > 0) & (ratio >= threshold))
-        keep = keep[np.argsort(-ratio[keep], kind="stable")]
+        price = np.array([prices[offers[row].offer_id] for row in rows])
+        net = net_value(uplift[None, :], p_treated[None, :], cost, price)[0]
+        keep = np.flatnonzero((uplift > 0) & (net >= 0))
+        keep = keep[np.argsort(-net[keep], kind="stable")]
         reasons = [
             f"+{uplift[i]:.1%} purchase chance for {cost[i]:g} per redemption "
             f"({ratio[i]:.3f} extra purchases per unit spent)"
@@ -331,15 +338,11 @@ class CouponsScenario(Scenario):
     def rerank(self, request: RecommendationRequest, context: ServingContext, slate: Slate):
         """The first n; a held-out user is given none, and logged as held out from them."""
         slate = slate.head(request.n)
+        if not context.extra["holdout"]:
+            return slate
         offers = context.notes["offers"]
-        holdout = context.extra["holdout"]
-        group = Assignment.Group.CONTROL if holdout else Assignment.Group.TREATMENT
-        request.context[ASSIGNED] = (
-            context.notes["user_pk"],
-            group,
-            [offers[row].pk for row in slate.rows.tolist()],
-        )
-        return slate.head(0) if holdout else slate
+        request.context[WITHHELD] = [offers[row].pk for row in slate.rows.tolist()]
+        return slate.head(0)
 
     def explain(self, request: RecommendationRequest, context: ServingContext, slate: Slate):
         offers = context.notes["offers"]
@@ -351,11 +354,19 @@ class CouponsScenario(Scenario):
         ]
 
     def record_exposure(self, request, answer, recommendation_id: str) -> None:
-        """Log each offer given (or withheld from a held-out user) under the answer's id."""
-        assigned = request.context.get(ASSIGNED)
-        if not assigned:
+        """Log each offer answered (treatment), or withheld from a held-out user (control),
+        under the answer's id: the offers from the answer itself, as ads log impressions."""
+        if answer.extra.get("holdout"):
+            group, offer_pks = Assignment.Group.CONTROL, request.context.get(WITHHELD, [])
+        else:
+            group = Assignment.Group.TREATMENT
+            answered = [item.offer_id for item in answer.items]
+            offer_pks = list(
+                Offer.objects.filter(offer_id__in=answered).values_list("pk", flat=True)
+            )
+        if not offer_pks:
             return
-        user_pk, group, offer_pks = assigned
+        user_pk = User.objects.filter(external_id=request.user_id).values_list("pk", flat=True)[0]
         now = timezone.now()
         Assignment.objects.bulk_create(
             Assignment(

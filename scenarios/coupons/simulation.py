@@ -40,8 +40,8 @@ class Experiment:
     converted: np.ndarray  # bool [people]
 
 
-def hidden_types(features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A type per person, likelier where their behaviour fits it (softmax of noisy scores)."""
+def _type_scores(features: np.ndarray) -> np.ndarray:
+    """How well each person's behaviour fits each type, [people, types]."""
     column = {name: features[:, i] for i, name in enumerate(FEATURE_NAMES)}
 
     def z(values):
@@ -50,15 +50,36 @@ def hidden_types(features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     views, purchases = z(column["log_views"]), z(column["log_purchases"])
     spend, recency = z(column["log_spend"]), z(column["days_since_last_event"])
     tenure = z(column["days_since_first_event"])
-    scores = np.column_stack(
+    return np.column_stack(
         [
             1.5 * views - 1.5 * purchases,  # browses, does not buy
             2.0 * purchases - 0.8 * recency,  # buys, and recently
             -1.5 * views + 1.5 * recency,  # barely there
             1.2 * spend + 1.0 * tenure - 0.5 * views,  # loyal big spenders
         ]
-    ) + rng.gumbel(size=(len(features), len(TYPES)))
+    )
+
+
+def hidden_types(features: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A type per person, likelier where their behaviour fits it (softmax of noisy scores)."""
+    scores = _type_scores(features) + rng.gumbel(size=(len(features), len(TYPES)))
     return scores.argmax(axis=1)
+
+
+def type_probabilities(features: np.ndarray) -> np.ndarray:
+    """P(type | behaviour), [people, types]: the softmax the Gumbel draw samples from."""
+    scores = _type_scores(features)
+    weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def behaviour_response(features: np.ndarray, strength: np.ndarray):
+    """(P(buy | offered), uplift) each [people, offers] as best known from behaviour alone:
+    the hidden-type responses weighted by P(type | behaviour). The ceiling of any model that,
+    like ours, sees only behaviour (the types' own draw is noise to it)."""
+    probabilities = type_probabilities(features)
+    uplift = (probabilities @ LIFT)[:, None] * strength[None, :]
+    return (probabilities @ BASE_RATE)[:, None] + uplift, uplift
 
 
 def true_response(types: np.ndarray, strength: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -41,7 +41,7 @@ FEATURES = (
     "embedding_gap",  # embedding logit minus the node's best candidate's
 )
 PAIR_BUDGET = 2_000_000  # candidate pairs featurised at once (bounds peak memory)
-DENSE_BUDGET = 1 << 23  # floats of one chunk's dense embedding scores
+DENSE_BUDGET = 1 << 23  # dense embedding scores computed at once (nodes x all nodes)
 BRAND_DIMS = 64  # purchase histories wider than this are reduced by a truncated SVD
 
 
@@ -187,6 +187,7 @@ class PeopleRanker(Model):
             "embedding_candidates": 10,  # nearest nodes by embedding added to friends of friends
             "label_share": 0.1,  # edges hidden to learn the ranker's weights
             "max_label_nodes": 3000,  # nodes whose candidates the ranker learns from
+            "min_positives": 30,  # fewer hidden edges among the candidates: Adamic-Adar order
             "l2": 1e-3,  # of the regression
             "interactions": True,  # add pairwise products of the features
             "rerank_depth": 50,  # each node's best candidates by resource allocation, re-ranked
@@ -254,7 +255,7 @@ class PeopleRanker(Model):
             "ranker_candidates": int(len(labels)),
             "candidate_recall": float(labels.sum() / max(len(positives), 1)),
         }
-        if labels.all() or not labels.any():
+        if labels.all() or labels.sum() < self.params["min_positives"]:
             self.training_summary["ranker"] = "too few hidden follows: Adamic-Adar order"
             self.mean, self.std = self._identity_scaling()
             names = self._design_names()
@@ -349,8 +350,7 @@ class PeopleRanker(Model):
     def _chunk_size(self, graph: Graph) -> int:
         # Friends of friends per node: sum of the neighbours' degrees, on average.
         two_hop = float((graph.degree**2).sum()) / max(graph.n, 1) + 1
-        per_pairs = int(PAIR_BUDGET / (two_hop + self.params["embedding_candidates"]))
-        return max(1, min(per_pairs, DENSE_BUDGET // graph.n))
+        return max(1, int(PAIR_BUDGET / (two_hop + self.params["embedding_candidates"])))
 
     def _candidates(self, graph: Graph, nodes: np.ndarray):
         """(rows, cols, features) of every candidate pair of ``nodes``."""
@@ -371,10 +371,13 @@ class PeopleRanker(Model):
         ra_keys, ra_values = matrix_keys(sub @ graph.ra_rows)
         keys = [count_keys]
         k = min(self.params["embedding_candidates"], n - 1)
-        if k > 0:
-            logits = self.vectors[chunk] @ self.vectors.T + self.biases[None, :]
+        step = max(1, DENSE_BUDGET // n)
+        for start in range(0, len(chunk) if k > 0 else 0, step):
+            part = chunk[start : start + step]
+            logits = self.vectors[part] @ self.vectors.T + self.biases[None, :]
             near = np.argpartition(-logits, k, axis=1)[:, : k + 1]  # +1: the node itself
-            keys.append(pair_keys(np.repeat(np.arange(len(chunk)), k + 1), near.ravel(), n))
+            local = np.repeat(np.arange(start, start + len(part)), k + 1)
+            keys.append(pair_keys(local, near.ravel(), n))
         keys = np.unique(np.concatenate(keys))
         local, cols = np.divmod(keys, n)
         rows = chunk[local]

@@ -222,7 +222,8 @@ class ReadTextEncoder(TfidfSvdEncoder):
     def fit(self, texts, reads: sp.csr_matrix | None = None, validation=None) -> ReadTextEncoder:
         """Fit on the article texts and a readers x articles matrix of reads (row order of
         ``texts``); ``validation`` = (reads before, reads after) of the same articles picks the
-        epoch. With no reader of two articles only the self-supervised term trains."""
+        epoch (a third entry, a boolean mask over the articles, limits the ranking to them).
+        With no reader of two articles only the self-supervised term trains."""
         import keras
         import tensorflow as tf
 
@@ -335,10 +336,11 @@ class ReadTextEncoder(TfidfSvdEncoder):
         return self
 
     def _validation_ndcg(self, validation) -> float:
-        """NDCG@10 of ranking by cosine to the reader's profile (text alone), read ones out."""
+        """NDCG@10 of ranking by cosine to the reader's profile (text alone), read ones out;
+        a third entry of ``validation`` (a boolean mask) limits the candidates (cold items)."""
         if validation is None:
             return 0.0
-        before, after = validation
+        before, after, *candidates = validation
         readers = np.flatnonzero((np.diff(after.indptr) > 0) & (np.diff(before.indptr) > 0))
         if not len(readers):
             return 0.0
@@ -347,6 +349,8 @@ class ReadTextEncoder(TfidfSvdEncoder):
         scores = profile @ vectors.T
         rows, cols = before[readers].nonzero()
         scores[rows, cols] = -np.inf
+        if candidates:
+            scores[:, ~np.asarray(candidates[0], bool)] = -np.inf
         return float(ndcg_at_k(top_n(scores, 10)[0], after[readers], 10))
 
     def _pairs(self, reads, n_articles: int, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -59,7 +59,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "type": "integer",
             "minimum": 1,
             "maximum": 500,
-            "description": "suggestions kept per person (filtered at request time)",
+            "description": (
+                "suggestions kept per person, filtered at request time (at most the "
+                "ranker's rerank_depth hyperparameter, 50 by default)"
+            ),
         },
         "same_brands_threshold": {
             "type": "number",

@@ -3,7 +3,9 @@
 Latin-script runs become lower-cased, lightly stemmed words (as ``ml.models.text_matching``
 tokenizes English). Han runs become either jieba words or character bigrams plus single
 characters (``chinese="bigram"``, no dictionary: robust to shop-specific words jieba splits
-badly, such as product names). Which one serves is chosen by measurement (bench/faq.py).
+badly, such as product names). Which one serves is chosen by measurement (bench/faq.py, the
+demo FAQ's held-out Chinese paraphrases, every family tuned alike): bigrams won in each family
+(top-1 BM25 0.698 vs jieba 0.651, dual encoder 0.756 vs 0.698), so they are the default.
 """
 
 from __future__ import annotations

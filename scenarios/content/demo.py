@@ -13,6 +13,7 @@ from engine.versions import request_training
 from ml.datasets.content_demo import DAY, generate_articles, generate_reads
 
 MIN_ARTICLES = 300
+MIN_PRODUCTS = 100  # a smaller store (a test's) gets no content demo: 300 articles would swamp it
 DAYS = 42
 
 
@@ -26,8 +27,11 @@ def seed(*, rng, stdout, scale):
         .values_list("external_id", "title", "category")
     )
     users = list(User.objects.order_by("pk").values_list("pk", flat=True))
-    if not products or not users:
-        stdout.write("content: no products or users to write and read articles about")
+    if len(products) < MIN_PRODUCTS or not users:
+        stdout.write(
+            f"content: {len(products)} products and {len(users)} users; the content demo needs "
+            f"{MIN_PRODUCTS} products and some users to write and read articles about"
+        )
         return
     end = int(timezone.now().timestamp())
     start = end - DAYS * DAY

@@ -14,14 +14,14 @@ from scenarios.content.demo import seed
 
 @pytest.fixture
 def demo_store(db, django_capture_on_commit_callbacks):
-    """A small catalog (products of three demo categories, 120 shoppers), then the hook as
+    """A small catalog (100 products of three demo categories, 120 shoppers), then the hook as
     ``seed_demo`` calls it."""
     from catalog.models import User
     from engine.models import ScenarioConfig
 
     Item.objects.bulk_create(
         Item(external_id=f"p{i}", title=f"Product {i}", category=category)
-        for i, category in enumerate(["electronics/phones", "books/fiction", "home/garden"] * 10)
+        for i, category in enumerate(["electronics/phones", "books/fiction", "home/garden"] * 34)
     )
     User.objects.bulk_create(User(external_id=f"u{i}") for i in range(120))
     config = ScenarioConfig.for_slug("content")
@@ -78,3 +78,15 @@ def test_reads_follow_the_hidden_tastes_and_dwell_longer_on_them():
     liked = match > 0.5
     assert np.median(reads.dwell[liked]) > 2 * np.median(reads.dwell[~liked])
     assert (articles.published[reads.articles] <= reads.times).all()  # never before publication
+
+
+def test_a_store_too_small_gets_no_content_demo(db):
+    from catalog.models import User
+
+    Item.objects.create(external_id="p1", title="Only product", category="home/garden")
+    User.objects.create(external_id="u1")
+    out = io.StringIO()
+    seed(rng=np.random.default_rng(0), stdout=out, scale=0.05)
+    assert (
+        not Item.objects.filter(kind="article").exists() and "needs 100 products" in out.getvalue()
+    )

@@ -193,8 +193,9 @@ def bench_dataset(name: str, args) -> dict:
     env = gunicorn_env("serve_settings", folder / "var", throttle_rate="100000000/min")
     if args.budget:
         env["BENCH_SEARCH_BUDGET"] = str(args.budget)
+    source = store if name == "movielens" else store / "events.csv"
     report = run_json(
-        TRAIN.format(format="movielens" if name == "movielens" else "rees46", path=store), env
+        TRAIN.format(format="movielens" if name == "movielens" else "rees46", path=source), env
     )
     print(f"[{name}] trained: {report}", flush=True)
     offline, matrices = offline_rows(train_log, test_log, args.trials)

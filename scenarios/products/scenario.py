@@ -135,7 +135,7 @@ class ProductsScenario(Scenario):
 
         The search scores on the held-out split itself, as Gorse's model searcher does: a split
         nested inside it held a quarter as many cells and picked families by noise (MovieLens
-        slice: rp3beta over ALS, -6% served). The version's metric is then the one it was
+        split: rp3beta over ALS by 0.006 on 4,000 cells). The version's metric is then the one it was
         chosen by; bench-e2e measures what is served on data the store never saw."""
         from ml.evaluation import evaluate
         from ml.splits import stratified_split_matrix

@@ -429,9 +429,10 @@ class ArticleRanker:
         co /= np.maximum(co.max(axis=1, keepdims=True), 1e-12)
         return text, co
 
-    def scores(self, reads: sp.csr_matrix, now: float, weights=None) -> np.ndarray:
+    def scores(self, reads: sp.csr_matrix, now: float, weights=None, parts=None) -> np.ndarray:
+        """Scores [readers, articles]; ``parts`` reuses what :meth:`parts` returned for them."""
         text_weight, fresh_weight = weights or (self.text_weight, self.freshness_weight)
-        text, co = self.parts(reads)
+        text, co = parts or self.parts(reads)
         relevance = text_weight * text + (1 - text_weight) * co
         fresh = freshness(self.published, now, self.half_life_days)
         no_reads = np.diff(sp.csr_matrix(reads).indptr) == 0

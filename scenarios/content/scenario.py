@@ -275,7 +275,8 @@ class ContentScenario(Scenario):
             (np.asarray(weights, np.float32), (np.zeros(len(rows), np.int64), rows)),
             shape=(1, len(snapshot.ids)),
         )
-        scores = ranker.scores(reads, now)[0]
+        parts = ranker.parts(reads)
+        scores = ranker.scores(reads, now, parts=parts)[0]
         if not rows:
             context.cold_start = True
             order = np.argsort(-scores, kind="stable")[: settings["candidate_count"]]
@@ -288,7 +289,7 @@ class ContentScenario(Scenario):
             ]
             return Slate(order, scores[order], reasons)
         order = self._top(scores, context.notes["read_rows"], settings["candidate_count"])
-        text, co = ranker.parts(reads)
+        text, co = parts
         reasons = self._feed_reasons(
             ranker, snapshot, index, rows, order, text[0], co[0], fresh, now
         )

@@ -185,7 +185,9 @@ def movielens_cold_start(seed: int = 0) -> tuple[list[str], list[str]]:
     fit_warm = warm & ~val_cold
 
     def only(mask):
-        return sp.csr_matrix(ratings.multiply(mask[None, :].astype(np.float32)))
+        kept = sp.csr_matrix(ratings.multiply(mask[None, :].astype(np.float32)))
+        kept.eliminate_zeros()  # multiply keeps explicit zeros: they would count as ratings
+        return kept
 
     def scored(vectors, before, after, candidates):
         readers = np.flatnonzero((np.diff(after.indptr) > 0) & (np.diff(before.indptr) > 0))

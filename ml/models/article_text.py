@@ -253,7 +253,7 @@ class ReadTextEncoder(TfidfSvdEncoder):
         # evidence against a reader, and pushing it away would teach "new is bad".
         was_read = np.zeros(len(texts), bool)
         if reads is not None:
-            was_read[sp.csr_matrix(reads).indices] = True
+            was_read[np.asarray((sp.csr_matrix(reads) != 0).sum(axis=0)).ravel() > 0] = True
         unread = tf.constant(np.where(was_read, 0.0, -1e9).astype(np.float32))
         n_values = len(weighted.data)
 
@@ -361,6 +361,7 @@ class ReadTextEncoder(TfidfSvdEncoder):
         if reads is None or reads.nnz == 0:
             return none
         reads = sp.csr_matrix(reads)
+        reads.eliminate_zeros()  # a stored zero is no read
         if reads.shape[1] != n_articles:
             raise ValueError(f"reads must have {n_articles} columns, one per text")
         targets, rows = [], []

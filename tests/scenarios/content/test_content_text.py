@@ -131,3 +131,18 @@ def test_tuning_picks_the_weights_that_predict_later_reads():
     assert grid[(text_weight, fresh_weight)] == max(grid.values())
     assert text_weight > 0  # topics live in the text: text similarity must count
     assert grid[(text_weight, fresh_weight)] > grid[(0.0, 0.5)]
+
+
+def test_a_stored_zero_is_no_read():
+    """Masking a matrix by multiplication can keep explicit zeros: training must not take them
+    for reads (they once leaked held-out items into training)."""
+    from ml.models.article_text import ReadTextEncoder
+
+    # reader 0 read articles 0 and 1; reader 1 read 0 and 1, with a stored zero for 2
+    reads = sp.csr_matrix(
+        (np.array([1.0, 1.0, 1.0, 1.0, 0.0]), np.array([0, 1, 0, 1, 2]), np.array([0, 2, 5])),
+        shape=(2, 3),
+    )
+    assert reads.nnz == 5
+    pairs, histories = ReadTextEncoder()._pairs(reads, 3, np.random.default_rng(0))
+    assert len(pairs) == 4 and 2 not in pairs[:, 1] and 2 not in histories

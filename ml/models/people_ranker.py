@@ -478,7 +478,9 @@ class PeopleRanker(Model):
         return suggestions.ids, suggestions.scores
 
     def score(self, pairs) -> np.ndarray:
-        """The ranker's logit of each (u, v) pair (higher: more likely to follow)."""
+        """A score per (u, v) pair, higher = more likely to follow, ordered as suggestions
+        are: a pair in u's re-ranked head by its learned logit, above every pair outside it,
+        which rank among themselves by resource allocation (the cascade's first stage)."""
         self._require_fitted()
         pairs = np.asarray(pairs)
         if pairs.ndim != 2 or pairs.shape[1] != 2 or (pairs.size and pairs.dtype.kind not in "iu"):
@@ -486,13 +488,17 @@ class PeopleRanker(Model):
         rows, cols = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
         if pairs.size and (pairs.min() < 0 or pairs.max() >= self.n_nodes):
             raise ValueError(f"node indices must be in [0, {self.n_nodes})")
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
         graph = self.graph
         # The relative features compare a pair with the best of its node's candidate list.
         nodes, node_of = np.unique(rows, return_inverse=True)
         best = np.zeros((len(nodes), 2), dtype=np.float32)
+        head_keys = []
         step = self._chunk_size(graph)
         for start in range(0, len(nodes), step):
-            local, _, feats = self._chunk_candidates(graph, nodes[start : start + step])
+            local, head, feats = self._chunk_candidates(graph, nodes[start : start + step])
+            head_keys.append(pair_keys(nodes[start + local], head, self.n_nodes))
             aa = feats[:, FEATURES.index("adamic_adar")]
             logit = feats[:, FEATURES.index("embedding")]
             np.maximum.at(best[:, 0], start + local, aa)
@@ -509,7 +515,13 @@ class PeopleRanker(Model):
             shared @ graph.ra_weight,
             (best[node_of, 0], best[node_of, 1]),
         )
-        return self.pair_scores(features)
+        logits = self.pair_scores(features)
+        in_head = np.isin(pair_keys(rows, cols, self.n_nodes), np.concatenate(head_keys))
+        if not in_head.any():
+            return features[:, FEATURES.index("resource_allocation")]
+        ra = features[:, FEATURES.index("resource_allocation")]
+        below = logits[in_head].min() - 1.0 - 1.0 / (1.0 + ra)  # in (floor - 2, floor - 1)
+        return np.where(in_head, logits, below).astype(np.float32)
 
     # ---- state ------------------------------------------------------------------------------
     def _get_state(self):

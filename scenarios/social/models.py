@@ -52,7 +52,7 @@ class Block(models.Model):
 
 
 class OptOut(models.Model):
-    """The user asked never to be suggested to anyone."""
+    """The user asked never to be suggested to anyone (they still get suggestions)."""
 
     user = models.OneToOneField("catalog.User", on_delete=models.CASCADE, related_name="+")
     timestamp = models.DateTimeField(default=timezone.now)

@@ -364,9 +364,10 @@ class CouponsScenario(Scenario):
             offer_pks = list(
                 Offer.objects.filter(offer_id__in=answered).values_list("pk", flat=True)
             )
-        if not offer_pks:
+        user_pk = User.objects.filter(external_id=request.user_id).values_list("pk", flat=True)
+        user_pk = user_pk.first()
+        if not offer_pks or user_pk is None:  # None: the user was deleted meanwhile
             return
-        user_pk = User.objects.filter(external_id=request.user_id).values_list("pk", flat=True)[0]
         now = timezone.now()
         Assignment.objects.bulk_create(
             Assignment(

@@ -4,15 +4,17 @@ promotion and rollback actions, "train now", experiments with per-arm results.""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from django.contrib import admin, messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from engine import pipeline, plots, registry, versions
+from engine import attribution, dashboard, pipeline, plots, registry, versions
 from engine.attribution import arm_daily, arm_stats
 from engine.experiments import compare_outcomes
 from engine.forms import PREFIX, has_setting_fields, settings_form_for
@@ -90,7 +92,34 @@ class ScenarioConfigAdmin(PlotMixin, admin.ModelAdmin):
             self.admin_site.admin_view(self.preview_view),
             name="engine_scenarioconfig_preview",
         )
-        return [preview, *super().get_urls()]
+        board = path(
+            "dashboard/",
+            self.admin_site.admin_view(self.dashboard_view),
+            name="engine_dashboard",
+        )
+        activity = path(
+            "dashboard/<slug:slug>/activity.png",
+            self.admin_site.admin_view(self.activity_view),
+            name="engine_dashboard_activity",
+        )
+        return [preview, board, activity, *super().get_urls()]
+
+    def dashboard_view(self, request):
+        """Every scenario on one page: served version, training queue, online activity."""
+        context = {
+            **self.admin_site.each_context(request),
+            "cards": dashboard.dashboard_cards(timezone.now().date()),
+            "days": dashboard.DAYS,
+        }
+        return TemplateResponse(request, "admin/engine/dashboard.html", context)
+
+    def activity_view(self, request, slug: str):
+        if slug not in {s.slug for s in registry.all_scenarios()}:
+            raise Http404("no installed scenario of that name")
+        today = timezone.now().date()
+        days = attribution.scenario_daily(slug, today - timedelta(days=dashboard.DAYS - 1))
+        png = plots.daily_activity(days, f"{slug}: the last {dashboard.DAYS} days")
+        return HttpResponse(png, content_type="image/png")
 
     def preview_view(self, request, pk: int):
         """What the scenario answers a user, as the API would, without counting an impression."""

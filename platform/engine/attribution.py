@@ -74,3 +74,33 @@ def arm_daily(slug: str, version_id: int | None, arm: str) -> dict[Any, tuple[in
         day: (int(impressions.get(day, 0)), int(clicked.get(day, 0)))
         for day in sorted(set(impressions) | set(clicked))
     }
+
+
+def scenario_daily(slug: str, since) -> dict[Any, dict[str, int]]:
+    """Per day (UTC) from ``since`` (a date), over every version and arm of one scenario:
+    answers served (impressions), clicks and outcomes attributed to them."""
+    impressions = dict(
+        ImpressionCount.objects.filter(scenario=slug, day__gte=since)
+        .values_list("day")
+        .annotate(total=Sum("count"))
+    )
+    scenario = registry.get(slug)
+    events = (
+        scenario.feedback_events()
+        .filter(recommendation_id__startswith=f"{slug}.", timestamp__date__gte=since)
+        .annotate(day=TruncDate("timestamp"))
+        .values("day")
+        .annotate(
+            clicks=Count("recommendation_id", filter=Q(event_type__in=scenario.click_events)),
+            outcomes=Count("recommendation_id", filter=Q(event_type__in=scenario.outcome_events)),
+        )
+    )
+    feedback = {row["day"]: row for row in events}
+    return {
+        day: {
+            "impressions": int(impressions.get(day, 0)),
+            "clicks": int(feedback.get(day, {}).get("clicks", 0)),
+            "outcomes": int(feedback.get(day, {}).get("outcomes", 0)),
+        }
+        for day in sorted(set(impressions) | set(feedback))
+    }

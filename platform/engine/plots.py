@@ -67,3 +67,28 @@ def metric_by_version(versions: list[dict[str, Any]], metric: str, title: str) -
     axis.grid(alpha=0.3)
     fig.suptitle(title)
     return _png(fig)
+
+
+def daily_activity(days: dict[Any, dict[str, int]], title: str) -> bytes:
+    """Answers, clicks and outcomes per day, and the click and outcome rates beneath them.
+    ``days``: day -> {"impressions", "clicks", "outcomes"}."""
+    fig, (counts, rates) = _pyplot().subplots(2, 1, figsize=(7, 4.5), sharex=True)
+    dates = sorted(days)
+    for name in ("impressions", "clicks", "outcomes"):
+        counts.plot(dates, [days[d][name] for d in dates], marker="o", label=name)
+    served = [d for d in dates if days[d]["impressions"]]
+    for name in ("clicks", "outcomes"):
+        rates.plot(
+            served,
+            [100 * days[d][name] / days[d]["impressions"] for d in served],
+            marker="o",
+            label=f"{name} per answer",
+        )
+    counts.set_ylabel("per day")
+    rates.set_ylabel("% of answers")
+    for axis in (counts, rates):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.suptitle(title)
+    fig.autofmt_xdate()
+    return _png(fig)

@@ -426,6 +426,11 @@ class Scenario:
         exposure itself."""
 
     # ---- feedback -------------------------------------------------------------------------
+    def dashboard_figures(self) -> list[tuple[str, str]]:
+        """(label, value) lines of this scenario's own for the admin dashboard, such as spend
+        against budget; the engine already shows versions, training and online activity."""
+        return []
+
     def feedback_events(self):
         """A queryset with ``recommendation_id``, ``event_type`` and ``timestamp`` columns,
         whose rows of ``click_events`` and ``outcome_events`` attribution counts. The default is

@@ -32,7 +32,7 @@ FLOORS = [
     # serving, and the version lifecycle with its tasks
     {"serving", "versions", "tasks"},
     # what Django wires up: endpoints, admin, URLs, receivers, the app
-    {"api", "admin", "urls", "signals", "apps"},
+    {"api", "admin", "urls", "signals", "apps", "dashboard"},
 ]
 FLOOR_OF = {name: level for level, names in enumerate(FLOORS) for name in names}
 

@@ -17,6 +17,7 @@ import threading
 from decimal import Decimal
 
 import numpy as np
+from django.db import transaction
 from django.db.models import CharField, Count, Value
 
 from engine.pipeline import Slate
@@ -391,22 +392,23 @@ class AdsScenario(Scenario):
             return
         notes = found[1]
         book, slot, user, now = notes["book"], notes["slot"], notes["user"], notes["now"]
-        Impression.objects.bulk_create(
-            Impression(
-                user=user,
-                ad_id=int(book.ad_pks[book.row_of[a.ad_id]]),
-                slot_id=slot.pk,
-                recommendation_id=recommendation_id,
-                position=position,
-                price=Decimal(str(a.price)),
-                device=request.context.get("device", ""),
-                hour=request.context.get("hour"),
-                timestamp=now,
+        with transaction.atomic():  # one commit for both writes
+            Impression.objects.bulk_create(
+                Impression(
+                    user=user,
+                    ad_id=int(book.ad_pks[book.row_of[a.ad_id]]),
+                    slot_id=slot.pk,
+                    recommendation_id=recommendation_id,
+                    position=position,
+                    price=Decimal(str(a.price)),
+                    device=request.context.get("device", ""),
+                    hour=request.context.get("hour"),
+                    timestamp=now,
+                )
+                for position, a in enumerate(answer.items, start=1)
             )
-            for position, a in enumerate(answer.items, start=1)
-        )
-        if user is not None:
-            count_impressions(user.pk, len(answer.items))
+            if user is not None:
+                count_impressions(user.pk, len(answer.items))
         self._requests.current = None
 
     def feedback_events(self):

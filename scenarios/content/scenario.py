@@ -200,6 +200,8 @@ class ContentScenario(Scenario):
         rows = slate.rows
         mask = snapshot.recommendable(rows) & index.has_text[rows]
         mask &= index.published[rows] <= time.time()
+        if request.filters.get("category"):  # the generic endpoint's topic filter
+            mask &= snapshot.category_mask(request.filters["category"], rows)
         excluded = set(snapshot.rows(request.exclude).tolist()) if request.exclude else set()
         excluded |= context.notes.get("read_rows", set())
         if "article_row" in context.notes:

@@ -309,3 +309,12 @@ def test_the_tensorflow_encoder_trains_is_promoted_and_serves_from_numpy(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path.cwd()
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_generic_endpoint_filters_the_feed_by_topic_and_exclusions(trained, read_client):
+    body = read_client.get(
+        "/api/v1/scenarios/content/recommendations",
+        {"user_id": "p1", "n": 20, "category": "books", "exclude": "book-guide-1"},
+    ).json()
+    ids = [item["item_id"] for item in body["items"]]
+    assert ids and all(i.startswith("book-guide") for i in ids) and "book-guide-1" not in ids

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from django.db.models import Case, CharField, F, Value, When
+from django.db.models import Case, CharField, F, Subquery, Value, When
 from django.utils import timezone
 
 from engine.pipeline import Slate
@@ -278,8 +278,9 @@ class FaqScenario(Scenario):
     def allowed(self, request, context, slate):
         """Entries deactivated (or deleted) since training are never shown."""
         keys = [context.notes["keys"][row] for row in slate.rows.tolist()]
-        live = FaqEntry.objects.filter(key__in=keys, is_active=True).in_bulk(field_name="key")
-        context.notes["entries"] = live
+        live = set(
+            FaqEntry.objects.filter(key__in=keys, is_active=True).values_list("key", flat=True)
+        )
         return np.array([key in live for key in keys], dtype=bool)
 
     def score(self, request, context, slate):
@@ -308,24 +309,34 @@ class FaqScenario(Scenario):
         return Slate(slate.rows[order], slate.scores[order], reasons)
 
     def explain(self, request, context, slate):
-        entries, handoff = context.notes.get("entries", {}), context.extra["handoff"]
-        answers = []
-        for row, score in zip(slate.rows.tolist(), slate.scores.tolist(), strict=True):
-            entry = entries[context.notes["keys"][row]]
-            answers.append(QueryAnswer(entry.key, entry.question, entry.answer, score, handoff))
-        return answers
+        """The shown entries' texts, read now (only these few rows leave the database)."""
+        handoff = context.extra["handoff"]
+        keys = [context.notes["keys"][row] for row in slate.rows.tolist()]
+        entries = (
+            FaqEntry.objects.filter(key__in=keys)
+            .only("key", "question", "answer")
+            .in_bulk(field_name="key")
+        )
+        return [
+            QueryAnswer(key, entries[key].question, entries[key].answer, score, handoff)
+            for key, score in zip(keys, slate.scores.tolist(), strict=True)
+            if key in entries  # deleted since the filter stage
+        ]
 
     def record_exposure(self, request, answer, recommendation_id):
         from catalog.models import User
 
         first = answer.items[0].entry_id if answer.items else None
+        # one INSERT: the user's and the entry's ids are looked up inside it (NULL if none)
         QueryLog.objects.create(
             text=request.query,
-            user=User.objects.filter(external_id=request.user_id).first()
+            user_id=Subquery(User.objects.filter(external_id=request.user_id).values("pk")[:1])
             if request.user_id
             else None,
             language=answer.extra.get("language", ""),
-            chosen_entry=FaqEntry.objects.filter(key=first).first() if first else None,
+            chosen_entry_id=Subquery(FaqEntry.objects.filter(key=first).values("pk")[:1])
+            if first
+            else None,
             confidence=answer.extra.get("confidence", 0.0),
             handed_off=answer.extra.get("handoff", True),
             recommendation_id=recommendation_id,

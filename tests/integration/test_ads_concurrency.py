@@ -2,16 +2,14 @@
 never spend past a campaign's daily budget, and the same click sent by every client charges
 once."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from rest_framework.test import APIClient
 
-from catalog.models import ApiKey, User
+from catalog.models import User
 from scenarios.ads.models import Ad, Campaign, Click, Impression, Slot
 from tests.engine.planted import plant_store, reset_engine_state
+from tests.integration.parallel import post_at_once
 from tests.scenarios.ads.contract_case import seed_ads
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -20,28 +18,7 @@ CLIENTS = 24
 
 
 def race(bodies: list[dict]) -> list[int]:
-    """POST every click at once from its own thread (its own client and DB connection)."""
-    _, raw_key = ApiKey.create_key("race", scopes=("read", "write"))
-    start = threading.Barrier(len(bodies))
-    statuses = [0] * len(bodies)
-
-    def client_thread(index: int):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
-        try:
-            start.wait()
-            statuses[index] = client.post(
-                "/api/v1/ads/click", bodies[index], format="json"
-            ).status_code
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client_thread, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses
+    return post_at_once("/api/v1/ads/click", bodies)
 
 
 @pytest.fixture

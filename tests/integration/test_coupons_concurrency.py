@@ -2,20 +2,18 @@
 the API) never spend past an offer's budget or a user's limit, and a retried event id charges
 once; the scenario trains on the real worker and serves what it trained."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from catalog.models import ApiKey, User
+from catalog.models import User
 from engine.models import ModelVersion
 from engine.versions import request_training
 from scenarios.coupons.models import Assignment, Offer, Redemption
 from tests.engine.planted import configure, plant_store, reset_engine_state
+from tests.integration.parallel import post_at_once
 from tests.scenarios.coupons.contract_case import seed_campaign
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -40,28 +38,7 @@ def offer_for(people: list[User], **overrides) -> Offer:
 
 
 def race(bodies: list[dict]) -> list[int]:
-    """POST every body at once from its own thread (its own client and DB connection)."""
-    _, raw_key = ApiKey.create_key("race", scopes=("read", "write"))
-    start = threading.Barrier(len(bodies))
-    statuses = [0] * len(bodies)
-
-    def client_thread(index: int):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
-        try:
-            start.wait()
-            statuses[index] = client.post(
-                "/api/v1/coupons/redeem", bodies[index], format="json"
-            ).status_code
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client_thread, args=(i,)) for i in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return statuses
+    return post_at_once("/api/v1/coupons/redeem", bodies)
 
 
 def test_parallel_redemptions_never_overspend_the_budget(db):

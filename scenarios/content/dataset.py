@@ -76,9 +76,11 @@ def build_dataset(settings: dict[str, Any]) -> ContentDataset:
     if not articles:
         raise ValueError("no articles with text; upsert items of kind 'article' first")
     column = {row[0]: i for i, row in enumerate(articles)}
-    events = Interaction.objects.filter(
-        item__kind=ARTICLE, event_type__in=list(settings["read_events"])
-    ).values_list("user_id", "item_id", "event_type", "value", "timestamp")
+    events = (
+        Interaction.objects.filter(item__kind=ARTICLE, event_type__in=list(settings["read_events"]))
+        .order_by("pk")  # one order on every database: training samples in it
+        .values_list("user_id", "item_id", "event_type", "value", "timestamp")
+    )
     users, items, weights, times = [], [], [], []
     for user, item, event_type, value, stamp in events.iterator(chunk_size=20000):
         weight = read_weight(event_type, value, settings)

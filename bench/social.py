@@ -311,7 +311,9 @@ def serve(backends: list[str]) -> str:
         info, rows = bench_endpoints(
             SETUP_HEAD + SERVE_SETUP + SETUP_TAIL, endpoints, backend=backend
         )
-        infos[backend] = info
+        infos[backend] = {
+            k: round(v, 4) if isinstance(v, float) else v for k, v in info.items() if k != "key"
+        }
         all_rows += rows
     return "\n".join(
         [

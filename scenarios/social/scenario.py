@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from django.db.models import CharField, Count, Value
+from django.db.models import CharField, Count, Q, Value
 
 from catalog.models import Interaction, Item, User
 from engine.models import ModelVersion
@@ -320,16 +320,11 @@ class SocialScenario(Scenario):
                 "followee__external_id", flat=True
             )
         )
-        refused.update(
-            Block.objects.filter(blocker_id=user_pk, blocked__external_id__in=shown).values_list(
-                "blocked__external_id", flat=True
-            )
-        )
-        refused.update(
-            Block.objects.filter(blocked_id=user_pk, blocker__external_id__in=shown).values_list(
-                "blocker__external_id", flat=True
-            )
-        )
+        for blocker, blocked in Block.objects.filter(
+            Q(blocker_id=user_pk, blocked__external_id__in=shown)
+            | Q(blocked_id=user_pk, blocker__external_id__in=shown)
+        ).values_list("blocker__external_id", "blocked__external_id"):
+            refused.update((blocker, blocked))  # the user's own id is refused anyway
         refused.update(
             OptOut.objects.filter(user__external_id__in=shown).values_list(
                 "user__external_id", flat=True

@@ -19,6 +19,7 @@ from scipy.optimize import minimize
 
 from ml.base import Model, register
 from ml.models.common import seed_tensorflow
+from ml.search import Choice, LogUniform
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -214,6 +215,10 @@ class LogisticCTR(CTRModel):
     def default_params(cls) -> dict[str, Any]:
         return {**super().default_params(), "l2": 1e-3, "max_iter": 200}
 
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        return {"l2": LogUniform(1e-5, 1e-1)}
+
     def _fit(self, numeric, categories, y, validation) -> None:
         from ml.metrics.classification import log_loss, roc_auc
 
@@ -275,6 +280,17 @@ class DeepFM(CTRModel):
             "batch_size": 256,
             "patience": 3,
             "seed": 0,
+        }
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        # Few epochs (no early stopping without a validation part): a fit stays seconds on
+        # a log of thousands of impressions.
+        return {
+            "embedding_dim": Choice((4, 8, 16)),
+            "learning_rate": LogUniform(1e-3, 1e-2),
+            "epochs": Choice((5, 10, 20)),
+            "l2": LogUniform(1e-7, 1e-4),
         }
 
     def _fit(self, numeric, categories, y, validation) -> None:

@@ -18,10 +18,11 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import transaction
-from django.db.models import CharField, Count, Value
+from django.db.models import CharField, Count, Q, Sum, Value
 
 from engine.pipeline import Slate
 from engine.scenario import AdPlacement, InvalidRequest, Kind, Scenario, TrainingOutcome
+from engine.search import search_model
 from ml.base import Model
 from ml.models.ctr import DeepFM, LogisticCTR
 
@@ -169,16 +170,34 @@ class AdsScenario(Scenario):
         return numeric, categorical, y, totals
 
     def train(self, version, artifact_dir, progress):
+        """Search the CTR families on the newest fifth of the log (fit on the older part, score
+        AUC), score the winner there, then refit it on every impression."""
         settings = self.effective_settings(version.settings)
         numeric, categorical, y, totals = self.build_dataset(settings)
         write_totals(totals)  # the serving side of the same history features
         cut = max(2, len(y) * 4 // 5)
-        family, params = FAMILIES[settings["model"]], settings["hyperparameters"]
-        progress(0.2, f"fitting {settings['model']} on {cut} impressions")
         held = (numeric[cut:], categorical[cut:], y[cut:])
         fit_y = y[:cut] if y[:cut].min() != y[:cut].max() else y
         fit_rows = slice(0, cut) if fit_y is not y else slice(None)
-        checked = family(**params).fit(numeric[fit_rows], categorical[fit_rows], fit_y)
+
+        def fitted(name, params):
+            return FAMILIES[name](**params).fit(numeric[fit_rows], categorical[fit_rows], fit_y)
+
+        def objective(name, params):
+            return auc(held[2], fitted(name, params).predict_proba(*held[:2]))
+
+        # A search needs a held-out part apart from the fit part, with clicks and non-clicks.
+        separate = fit_y is not y and 0 < held[2].sum() < len(held[2])
+        name, params, record = search_model(
+            self.slug,
+            {**settings, "model_search": settings["model_search"] and separate},
+            {family: cls.search_space() for family, cls in FAMILIES.items()},
+            objective,
+            metric=self.primary_metric,
+            progress=lambda share, message: progress(0.05 + 0.55 * share, message),
+        )
+        progress(0.6, f"fitting {name} on {cut} impressions")
+        checked = fitted(name, params)
         p = (
             checked.predict_proba(*held[:2])
             if len(held[2])
@@ -191,12 +210,15 @@ class AdsScenario(Scenario):
             "logloss": float(-np.mean(truth * np.log(clipped) + (1 - truth) * np.log(1 - clipped))),
             **calibration(truth, p),
         }
-        progress(0.7, "refitting on every impression")
-        family(**params).fit(numeric, categorical, y).save(f"{artifact_dir}/model")
+        progress(0.8, f"refitting {name} on every impression")
+        FAMILIES[name](**params).fit(numeric, categorical, y).save(f"{artifact_dir}/model")
         return TrainingOutcome(
             metrics=metrics,
             history=checked.history.to_dict(),
             data_snapshot={"impressions": len(y), "clicks": int(y.sum()), "users": len(totals)},
+            search=record,
+            algorithm=name,
+            hyperparameters=params,
         )
 
     def load_state(self, version):
@@ -410,6 +432,32 @@ class AdsScenario(Scenario):
             if user is not None:
                 count_impressions(user.pk, len(answer.items))
         self._requests.current = None
+
+    def dashboard_figures(self):
+        """Spend against budgets, today (of the campaigns live now) and in all, in one query."""
+        now = pacing.now()
+        live = Q(status=Campaign.Status.ACTIVE, start__lte=now, end__gt=now)
+        found = Campaign.objects.aggregate(
+            campaigns=Count("pk"),
+            live=Count("pk", filter=live),
+            today=Sum("spent_today", filter=Q(spend_day=now.date())),
+            daily=Sum("daily_budget", filter=live),
+            spent=Sum("spent_total"),
+            total=Sum("total_budget"),
+        )
+        if not found["campaigns"]:
+            return []
+        money = {key: found[key] or Decimal(0) for key in ("today", "daily", "spent", "total")}
+        return [
+            (
+                "spend today / daily budgets",
+                f"{money['today']:.2f} of {money['daily']:.2f} over {found['live']} live campaigns",
+            ),
+            (
+                "spend in all / total budgets",
+                f"{money['spent']:.2f} of {money['total']:.2f} over {found['campaigns']} campaigns",
+            ),
+        ]
 
     def feedback_events(self):
         return Click.objects.annotate(event_type=Value("ad_click", output_field=CharField()))

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 
 from ml.base import Model, register
+from ml.search import Choice, LogUniform
 
 FEATURES = (
     "common_neighbours",  # log(1 + shared neighbours)
@@ -193,6 +194,16 @@ class PeopleRanker(Model):
             "rerank_depth": 50,  # each node's best candidates by resource allocation, re-ranked
             "features": list(FEATURES),
             "seed": 0,
+        }
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        # The ranker's own knobs: each point refits the embedding too, so its dim and epochs
+        # (most of the fit's time) are left at their defaults rather than multiplied.
+        return {
+            "rerank_depth": Choice((30, 50, 100)),
+            "l2": LogUniform(1e-4, 1e-1),
+            "interactions": Choice((True, False)),
         }
 
     def __init__(self, **params: Any):

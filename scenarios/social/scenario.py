@@ -3,7 +3,9 @@
 Training reads the follow graph and what each person bought (brands), holds out a share of the
 follows, fits :class:`ml.models.people_ranker.PeopleRanker` (friends of friends and embedding
 neighbours ranked by a learned combination of common neighbours, Adamic-Adar, resource
-allocation, TensorFlow node embeddings and purchase similarity) on the rest, measures recall@10
+allocation, TensorFlow node embeddings and purchase similarity) on the rest (with
+``model_search`` on, the ranker's hyperparameters and Adamic-Adar alone are searched first by
+recall@10 on the held-out follows, and the winner is the one fitted), measures recall@10
 and NDCG@10 on the held-out follows against Adamic-Adar alone on the same split, then computes
 every person's top list on the whole graph. Serving reads those lists (numpy only) and filters
 them at request time from the database: never the user, anyone they follow now, anyone blocked
@@ -33,6 +35,7 @@ from engine.scenario import (
     TrainingOutcome,
     UserSuggestion,
 )
+from engine.search import search_model
 from ml.artifacts import load_folder, save_folder
 from scenarios.social.models import Block, Follow, OptOut
 
@@ -47,8 +50,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
     "properties": {
         "model": {
             "enum": list(MODEL_FAMILIES),
-            "description": "people_ranker: the learned ranker; adamic_adar: that score alone",
+            "description": "people_ranker: the learned ranker; adamic_adar: that score alone "
+            "(with model_search on: the search's first point)",
         },
+        "search_families": {"type": "array", "items": {"enum": list(MODEL_FAMILIES)}},
         "test_share": {
             "type": "number",
             "minimum": 0,
@@ -77,6 +82,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "test_share": 0.1,
     "list_length": 50,
     "same_brands_threshold": 0.5,
+    "search_families": list(MODEL_FAMILIES),
 }
 
 
@@ -218,6 +224,8 @@ class SocialScenario(Scenario):
         return read_follow_graph()
 
     def train(self, version: ModelVersion, artifact_dir: Path, progress) -> TrainingOutcome:
+        """Search the families on the held-out follows (as products does on its held-out
+        split), fit the winner on the rest and measure it there, then rank on the whole graph."""
         started = time.monotonic()
         settings = self.effective_settings(version.settings)
         progress(0.05, "reading the follow graph and purchases")
@@ -225,10 +233,27 @@ class SocialScenario(Scenario):
         n = len(graph.user_pks)
         held = split_follows(graph.edges, settings["test_share"], np.random.default_rng(SEED))
         train_edges, test_edges = graph.edges[~held], graph.edges[held]
-        progress(0.15, f"fitting {settings['model']} on {len(train_edges)} follows")
-        model = model_for(settings).fit(
-            train_edges, n_nodes=n, directed=True, purchases=graph.purchases
+
+        def fitted(family: str, params: dict[str, Any]):
+            return model_for({"model": family, "hyperparameters": params}).fit(
+                train_edges, n_nodes=n, directed=True, purchases=graph.purchases
+            )
+
+        def objective(family: str, params: dict[str, Any]) -> float:
+            return ranking_quality(fitted(family, params), test_edges)[self.primary_metric]
+
+        from ml.models.people_ranker import PeopleRanker
+
+        family, params, record = search_model(
+            self.slug,
+            {**settings, "model_search": settings["model_search"] and len(test_edges) > 0},
+            {"people_ranker": PeopleRanker.search_space(), "adamic_adar": {}},
+            objective,
+            metric=self.primary_metric,
+            progress=lambda share, message: progress(0.05 + 0.45 * share, message),
         )
+        progress(0.5, f"fitting {family} on {len(train_edges)} follows")
+        model = fitted(family, params)
         metrics: dict[str, float] = {"recall@10": 0.0, "ndcg@10": 0.0}
         if len(test_edges):
             progress(0.6, f"measuring on {len(test_edges)} held-out follows")
@@ -261,6 +286,9 @@ class SocialScenario(Scenario):
             history=model.history.to_dict(),
             data_snapshot={**graph.snapshot(), **model.training_summary},
             train_seconds=time.monotonic() - started,
+            search=record,
+            algorithm=family,
+            hyperparameters=params,
         )
 
     # ---- serving --------------------------------------------------------------------------

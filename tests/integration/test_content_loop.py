@@ -42,9 +42,20 @@ def test_the_content_loop_on_the_worker_and_gunicorn(celery_worker, wait_until, 
     _, raw_key = ApiKey.create_key("integration", ["read", "write"])
     headers = {"Authorization": f"Api-Key {raw_key}"}
     with httpx.Client(base_url=api_server, headers=headers, timeout=30) as client:
-        feed = client.get("/api/v1/content/feed", params={"user_id": "p1", "n": 5})
+        # Each process reads the promoted version at most every few seconds (engine.routing):
+        # a worker that booted while training ran serves the new version within that.
+        feed = wait_until(
+            lambda: (
+                (
+                    answer := client.get("/api/v1/content/feed", params={"user_id": "p1", "n": 5})
+                ).json()["model_version"]
+                == version.pk
+                and answer
+            ),
+            timeout=15,
+            message="gunicorn did not serve the promoted content version",
+        )
         first = ids(feed)[0]
-        assert feed.json()["model_version"] == version.pk
         assert first.startswith("phone-guide")
         event = {"user_id": "p1", "item_id": first, "type": "read", "value": 80.0}
         assert client.post("/api/v1/events", json={"events": [event]}).status_code in (200, 201)

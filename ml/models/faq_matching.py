@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from ml.base import register
 from ml.models.text_matching import DualEncoderMatcher, HybridMatcher, TextMatcher
+from ml.search import Choice, LogUniform
 from ml.text_tokenize import CHINESE_MODES, features, tokenize
 
 
@@ -47,6 +48,10 @@ class Bm25sMatcher(TokenMatcher):
     @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {**super().default_params(), "k1": 1.2, "b": 0.75}
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        return {"k1": LogUniform(0.5, 2.0), "b": LogUniform(0.3, 1.0)}
 
     def _fit(self, questions, validation) -> None:
         import bm25s
@@ -107,6 +112,15 @@ class FaqDualEncoder(TokenMatcher, DualEncoderMatcher):
     def default_params(cls) -> dict[str, Any]:
         return {**super().default_params(), "min_count": 1, "epochs": 30}
 
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        # Small towers and few epochs: a fit stays seconds on an FAQ of hundreds of texts.
+        return {
+            "dim": Choice((32, 64)),
+            "epochs": Choice((10, 20)),
+            "learning_rate": LogUniform(3e-3, 3e-2),
+        }
+
     def _features(self, text: str) -> list[str]:
         return features(text, self.params["chinese"], self.params["max_features"])
 
@@ -121,6 +135,16 @@ class FaqHybrid(TokenMatcher, HybridMatcher):
 
     bm25_class = Bm25sMatcher
     encoder_class = FaqDualEncoder
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        """The parts' settings (``weight`` is left out: ``fit`` tunes it on the validation)."""
+        return {
+            "bm25": Choice(({}, {"k1": 0.9, "b": 0.4}, {"k1": 1.6, "b": 0.9})),
+            "encoder": Choice(
+                tuple({"dim": dim, "epochs": epochs} for dim in (32, 64) for epochs in (10, 20))
+            ),
+        }
 
     def _parts(self) -> tuple[dict, dict]:
         """The parts' parameters: the hybrid's ``chinese`` unless a part names its own."""

@@ -1,7 +1,9 @@
 """Customer-service FAQ: a shopper's question -> FAQ entries, or a hand-off to a person.
 
 One matcher (:mod:`ml.models.faq_matching`: BM25, a TF dual encoder or their hybrid) is fitted
-on every active entry's question and paraphrases in both languages; a query is answered from
+on every active entry's question and paraphrases in both languages; with ``model_search`` on,
+training first searches the three and their hyperparameters by accuracy@1 on the held-out
+paraphrases (:func:`engine.search.search_model`) and refits the winner; a query is answered from
 the entries of its language (given, or read from its script). The answers' scores are the
 softmax probabilities over those entries: under ``handoff_below`` the best one is not sure
 enough and the answer says ``handoff`` (still listing its best guesses). Among answers within
@@ -23,6 +25,7 @@ from django.utils import timezone
 
 from engine.pipeline import Slate
 from engine.scenario import InvalidRequest, Kind, QueryAnswer, Scenario, TrainingOutcome
+from engine.search import search_model
 from ml.base import Model
 from ml.models.faq_matching import FAMILIES, Bm25sMatcher
 from ml.models.text_matching import handoff_threshold
@@ -115,7 +118,12 @@ class FaqScenario(Scenario):
     settings_schema = {
         "type": "object",
         "properties": {
-            "model": {"type": "string", "enum": sorted(FAMILIES), "description": "matcher"},
+            "model": {
+                "type": "string",
+                "enum": sorted(FAMILIES),
+                "description": "matcher (with model_search on: the search's first point)",
+            },
+            "search_families": {"type": "array", "items": {"enum": sorted(FAMILIES)}},
             "chinese_tokens": {
                 "type": "string",
                 "enum": list(CHINESE_MODES),
@@ -178,26 +186,50 @@ class FaqScenario(Scenario):
             raise ValueError(f"{len(entries)} active FAQ entries: at least 2 are needed")
         return entries
 
-    def _matcher(self, settings, **overrides) -> Model:
-        family = FAMILIES[settings["model"]]
-        params = {**settings["hyperparameters"], "chinese": settings["chinese_tokens"]}
-        return family(**{**params, **overrides})
+    def _matcher(self, family: str, params: dict, chinese: str, **overrides) -> Model:
+        return FAMILIES[family](**{**params, "chinese": chinese, **overrides})
 
     def train(self, version, artifact_dir, progress):
+        """Search the matchers on the held-out paraphrases, measure the winner there, then
+        refit it on every text."""
         settings = self.effective_settings(version.settings)
         progress(0.05, "reading the FAQ entries")
         entries = self.build_dataset(settings)
         fit_texts, fit_keys, val_texts, val_keys = held_out_split(entries)
-        progress(0.2, f"fitting {settings['model']} on {len(fit_texts)} texts")
         validation = (val_texts, val_keys) if val_texts else None
-        checked = self._matcher(settings).fit(fit_texts, fit_keys, validation)
         languages = {e["key"]: e["language"] for e in entries}
         queries, keys = validation or (fit_texts, fit_keys)
+        chinese = settings["chinese_tokens"]
+        best: dict = {}  # the best point's fitted model, so the winner is not fitted twice
+
+        def checked_fit(family: str, params: dict) -> Model:
+            return self._matcher(family, params, chinese).fit(fit_texts, fit_keys, validation)
+
+        def objective(family: str, params: dict) -> float:
+            model = checked_fit(family, params)
+            value = ranking_metrics(model, queries, keys, languages)[self.primary_metric]
+            if value > best.get("value", -np.inf):  # ties keep the first, as the search does
+                best.update(value=value, point=(family, params), model=model)
+            return value
+
+        family, params, record = search_model(
+            self.slug,
+            {**settings, "model_search": settings["model_search"] and validation is not None},
+            {name: matcher.search_space() for name, matcher in FAMILIES.items()},
+            objective,
+            metric=self.primary_metric,
+            progress=lambda share, message: progress(0.05 + 0.5 * share, message),
+        )
+        if best.get("point") == (family, params):
+            checked = best["model"]
+        else:
+            progress(0.55, f"fitting {family} on {len(fit_texts)} texts")
+            checked = checked_fit(family, params)
         metrics = ranking_metrics(checked, queries, keys, languages)
         metrics["validation_queries"] = float(len(val_texts))
-        progress(0.6, "refitting on every text")
+        progress(0.6, f"refitting {family} on every text")
         tuned = {"weight": checked.weight} if hasattr(checked, "weight") else {}
-        model = self._matcher(settings, **tuned).fit(
+        model = self._matcher(family, params, chinese, **tuned).fit(
             [t for e in entries for t in e["texts"]],
             [e["key"] for e in entries for _ in e["texts"]],
         )
@@ -214,6 +246,9 @@ class FaqScenario(Scenario):
                     lang: sum(e["language"] == lang for e in entries) for lang in LANGUAGES
                 },
             },
+            search=record,
+            algorithm=family,
+            hyperparameters=params,
         )
 
     # ---- serving ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ml.datasets.demo import generate_demo_store
 from scenarios.faq.demo import seed
 from scenarios.faq.demo_data import ENTRIES, held_out_queries
 from scenarios.faq.models import FaqEntry
+from tests.engine.planted import configure
 
 # Top-1 accuracy on the 86 held-out paraphrases a language with the default settings (hybrid,
 # Chinese bigrams), measured at 0.66 (English) and 0.78 (Chinese) here; bench/faq.py reports it
@@ -28,6 +29,7 @@ def demo_faq(db, django_capture_on_commit_callbacks):
     app's hook; the others are tested by their own scenarios)."""
     store = generate_demo_store(n_users=60, n_products=150, n_articles=0, days=10, seed=0)
     write_store(store, seed=0, progress=False)
+    configure("faq", model="hybrid")  # the default matcher, without the model search's fits
     with django_capture_on_commit_callbacks() as queued:
         seed(rng=np.random.default_rng(0), stdout=io.StringIO(), scale=1.0)
     return queued  # the first training, run by the test that needs it (it takes seconds)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.db.models import CharField, Count, Value
+from django.db.models import CharField, Count, Q, Sum, Value
 from django.utils import timezone
 
 from catalog.models import Interaction, User
@@ -381,5 +381,24 @@ class CouponsScenario(Scenario):
         )
 
     # ---- feedback -------------------------------------------------------------------------
+    def dashboard_figures(self):
+        """Redemption spend against the offers' budgets, in one query."""
+        found = Offer.objects.aggregate(
+            offers=Count("pk"),
+            active=Count("pk", filter=Q(is_active=True)),
+            spent=Sum("spent"),
+            budget=Sum("total_budget"),
+        )
+        if not found["offers"]:
+            return []
+        spent, budget = found["spent"] or 0, found["budget"] or 0
+        return [
+            (
+                "redemption spend / budgets",
+                f"{spent:.2f} of {budget:.2f} over {found['offers']} offers "
+                f"({found['active']} active)",
+            )
+        ]
+
     def feedback_events(self):
         return Redemption.objects.annotate(event_type=Value(REDEMPTION, output_field=CharField()))

@@ -216,3 +216,28 @@ def test_settings_are_validated(db):
         scenario.effective_settings({"hyperparameters": {"depth": 3}})
     )
     assert scenario.validate_settings(scenario.effective_settings({"holdout_share": 0.9}))
+
+
+def test_the_dashboard_shows_redemption_spend_against_budgets(db, admin_client):
+    from engine import registry
+
+    assert registry.get("coupons").dashboard_figures() == []
+    for offer_id, spent, budget, active in (
+        ("a", "12.50", "100", True),
+        ("b", "7.50", "50", False),
+    ):
+        Offer.objects.create(
+            offer_id=offer_id,
+            title=offer_id,
+            discount_type=Offer.DiscountType.PERCENT,
+            discount_value=Decimal("10"),
+            cost_per_redemption=Decimal("2.50"),
+            total_budget=Decimal(budget),
+            spent=Decimal(spent),
+            is_active=active,
+            valid_from=timezone.now(),
+        )
+    line = ("redemption spend / budgets", "20.00 of 150.00 over 2 offers (1 active)")
+    assert registry.get("coupons").dashboard_figures() == [line]
+    page = admin_client.get("/admin/engine/scenarioconfig/dashboard/").content.decode()
+    assert "20.00 of 150.00 over 2 offers (1 active)" in page

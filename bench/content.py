@@ -334,6 +334,14 @@ report.update(status=version.status, train_s=round(time.monotonic() - started, 1
 """
 
 
+def drop_database(url: str) -> None:
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
 def serve_main(backends: list[str]) -> None:
     os.environ.setdefault("BENCH_PG_URL", SERVE_PG_URL)  # read when bench/serve.py is imported
     from scenario_serve import (
@@ -346,6 +354,8 @@ def serve_main(backends: list[str]) -> None:
     )
 
     os.environ["RECO_SCENARIOS"] = "scenarios.content"  # the server loads content alone
+    if "postgresql+redis" in backends and os.environ["BENCH_PG_URL"] == SERVE_PG_URL:
+        drop_database(SERVE_PG_URL)  # flush cannot empty tables of apps this run leaves out
     setup = SETUP_HEAD + SERVE_SETUP + SETUP_TAIL
     feed = [f"/api/v1/content/feed?user_id=u{n:05d}&n=10" for n in range(1, 801)]
     related = [f"/api/v1/content/related?item_id=p{n:05d}&n=10" for n in range(1, 401)]

@@ -99,7 +99,13 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            "OPTIONS": {"timeout": 20},
+            # WAL lets the server's workers read while one writes, and synchronous=NORMAL
+            # commits without an fsync each (0.96 -> 0.02 ms per one-row commit here): a power
+            # cut may lose the last commits, never corrupt the file.
+            "OPTIONS": {
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
             # Keep the connection across requests: opening it (connect + Django's setup) cost
             # ~1.6 ms, more than the rest of GET /api/v1/items/{id} (bench/floor.py).
             "CONN_MAX_AGE": 600,

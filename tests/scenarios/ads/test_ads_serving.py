@@ -121,3 +121,34 @@ def test_one_ad_per_campaign_in_an_answer(trained, read_client):
     items = serve_many(read_client, 1)[0]["items"]
     campaigns = [item["campaign_id"] for item in items]
     assert len(campaigns) == len(set(campaigns)) == 3
+
+
+@pytest.mark.parametrize("family", ["logistic", "deepfm"])
+def test_encoded_scoring_matches_predict_proba(trained, family):
+    """Serving scores integer ids precomputed per ad plus the request's few looked up once: the
+    same pCTR as the model's own string encoding, also for values the model never saw."""
+    import numpy as np
+
+    from scenarios.ads.inventory import books
+    from scenarios.ads.scenario import (
+        FAMILIES,
+        AdsScenario,
+        ad_codes,
+        categorical_columns,
+        encoded_rows,
+        predict_encoded,
+    )
+
+    numeric, categorical, y, _ = AdsScenario().build_dataset({})
+    params = {"epochs": 1} if family == "deepfm" else {}
+    model = FAMILIES[family](min_count=1, **params).fit(numeric, categorical, y)
+    book = books.get()
+    rows = np.arange(len(book))
+    history = np.tile([[3.0, 1.0, 2.0, 0.0]], (len(rows), 1))
+    for context in (("home", "mobile", 9, "25-34", "Paris"), ("nowhere", "", None, "", "")):
+        strings = categorical_columns(
+            book.ad_ids, book.campaigns, book.categories, *context[:3], *context[3:]
+        )
+        expected = model.predict_proba(history, strings)
+        codes = encoded_rows(model, ad_codes(book, model), rows, *context)
+        assert np.allclose(predict_encoded(model, history, codes), expected, atol=1e-9)

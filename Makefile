@@ -78,5 +78,8 @@ bench-serve: install ## Latency and throughput of the recommendation endpoints u
 bench-e2e: install ## A new store's path (import, train with model search, REST answers) scored against offline models
 	$(PY) bench/e2e.py
 
+bench-scale: install ## Cost against store size (generate_store at 1% and 10%, COPY import, training, serving) on PostgreSQL
+	$(PY) bench/scale.py
+
 clean: ## Remove the venv, the local database and artifacts
 	rm -rf $(VENV) var

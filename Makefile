@@ -14,7 +14,7 @@ BROKER_URL_DEFAULT ?= redis://127.0.0.1:6379/1
 INTEGRATION_ENV := DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_DEFAULT) CELERY_BROKER_URL=$(BROKER_URL_DEFAULT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve bench-e2e clean
+.PHONY: help install run run-services serve migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve bench-e2e clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -33,9 +33,22 @@ migrate: install ## Apply database migrations (SQLite by default, DATABASE_URL o
 seed: migrate ## Load the deterministic demo store
 	$(MANAGE) seed_demo
 
-run: migrate ## Serve the platform on http://$(HOST):$(PORT) with demo data (embedded default)
-	$(MANAGE) seed_demo --if-empty
+run: migrate ## Seed and train the demo store for every scenario, then serve the API, the admin and /demo/ on http://$(HOST):$(PORT) (embedded default)
+	$(MANAGE) demo_setup --host $(HOST) --port $(PORT)
 	$(MANAGE) runserver $(HOST):$(PORT)
+
+# The same on PostgreSQL, Redis and a Celery worker with beat, as services on 127.0.0.1 (the
+# integration tests' ones); docker/compose.yaml runs the same roles as containers.
+run-services: install ## `make run` on PostgreSQL + Redis + a Celery worker and beat; gunicorn serves
+	psql "$(dir $(PG_URL))postgres" -Atc "SELECT 1 FROM pg_database WHERE datname = '$(notdir $(PG_URL))'" \
+	  | grep -q 1 || psql "$(dir $(PG_URL))postgres" -qc 'CREATE DATABASE "$(notdir $(PG_URL))"'
+	export $(INTEGRATION_ENV) STOREFRONT_DEMO=1; \
+	$(MANAGE) migrate --noinput && $(MANAGE) collectstatic --noinput -v0 || exit 1; \
+	(cd platform && exec ../$(VENV)/bin/celery -A config worker -B -l warning \
+	  --scheduler django_celery_beat.schedulers:DatabaseScheduler) & worker=$$!; \
+	trap 'kill $$worker; wait $$worker' EXIT; \
+	$(MANAGE) demo_setup --host $(HOST) --port $(PORT) && \
+	$(VENV)/bin/gunicorn config.wsgi --chdir platform --config gunicorn.conf.py --bind $(HOST):$(PORT)
 
 serve: migrate ## Serve the API as in production: gunicorn with gunicorn.conf.py on $(HOST):$(PORT)
 	$(VENV)/bin/gunicorn config.wsgi --chdir platform --config gunicorn.conf.py --bind $(HOST):$(PORT)

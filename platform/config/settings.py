@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "catalog",
     "engine",
+    "storefront",
 ]
 
 # Scenario plugins: the enabled apps (RECO_SCENARIOS, comma-separated app paths; default: every
@@ -157,6 +158,9 @@ ENGINE_TRAINING_TIMEOUT_SECONDS = int(os.environ.get("ENGINE_TRAINING_TIMEOUT_SE
 # request reads one instead of computing it (about one fold-in per user per event batch). Off:
 # each such user's next request computes its list, as on the embedded default.
 ENGINE_REFRESH_LISTS_ON_EVENTS = env_bool("ENGINE_REFRESH_LISTS_ON_EVENTS", True)
+
+# The demo shop at /demo/ (storefront app); on by default where DEBUG is (the embedded default).
+STOREFRONT_DEMO = env_bool("STOREFRONT_DEMO", DEBUG)
 
 # Celery: without a broker, tasks run in-process (eager) so the embedded default needs nothing.
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"

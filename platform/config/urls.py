@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
+    path("demo/", include("storefront.urls")),
 ]
 
 # Unknown URLs and crashes under /api/ answer JSON, never an HTML page.

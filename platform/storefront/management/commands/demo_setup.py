@@ -24,6 +24,7 @@ workers run them and this command waits for them (``--timeout``).
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import threading
@@ -73,6 +74,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
 
     def handle(self, *args, **options):
+        # TensorFlow's C++ start-up lines would bury the progress bars (errors still raise)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         if options["search_budget"] < 0:
             raise CommandError("--search-budget must be 0 or more seconds")
         show = not options["no_progress"]

@@ -85,6 +85,20 @@ print(json.dumps({"version": version.pk, "status": version.status, "error": vers
                   "snapshot": version.data_snapshot, "artifact_path": version.artifact_path}))
 """
 
+DATASET = r"""
+import json, time
+import django
+django.setup()
+from engine import registry
+scenario = registry.get("products")
+settings = scenario.effective_settings({"model_search": False})
+started = time.monotonic()
+data = scenario.build_dataset(settings)
+seconds = time.monotonic() - started
+print(json.dumps({"seconds": seconds, "snapshot": data.snapshot(), "nnz": int(data.matrix.nnz),
+                  "segments": int(data.memberships.shape[1])}))
+"""
+
 SCORE = r"""
 import json, random, time
 import django
@@ -291,7 +305,9 @@ def serve(env: dict[str, str], key: str, users: int, seconds: float) -> dict:
     }
 
 
-def bench_scale(scale: float, serve_seconds: float, timeout: float) -> dict:
+def bench_scale(scale: float, serve_seconds: float, timeout: float, train: bool = True) -> dict:
+    """One scale's figures; with ``train`` off, the import and the products dataset build
+    alone (the training set's read from PostgreSQL, its peak memory)."""
     var_dir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     env = environment(var_dir)
     row: dict = {"scale": scale}
@@ -307,6 +323,10 @@ def bench_scale(scale: float, serve_seconds: float, timeout: float) -> dict:
         row["import"] = imported
         row["summary"] = imported["last_line"]
         row.update(database_sizes())
+        if not train:
+            dataset = measured(python + ["-c", DATASET], env, timeout)
+            row["dataset"] = {**dataset, **json.loads(dataset["last_line"])}
+            return row
         trained = measured(python + ["-c", TRAIN], env, timeout)
         report = json.loads(trained["last_line"])
         if report["status"] != "promoted":
@@ -334,23 +354,41 @@ def rows_written(scale: float) -> int:
 
 
 def growth(rows: list[dict], value) -> str:
-    """Exponent b of cost ~ size**b between the smallest and the largest scale."""
-    first, last = rows[0], rows[-1]
-    a, b = value(first), value(last)
-    if not a or not b or a <= 0 or b <= 0:
+    """Exponent b of cost ~ size**b between the smallest and the largest scale measured."""
+    points = [(r["scale"], value(r)) for r in rows if value(r)]
+    if len(points) < 2:
         return "n/a"
-    return f"{math.log(b / a) / math.log(last['scale'] / first['scale']):.2f}"
+    (s0, a), (s1, b) = points[0], points[-1]
+    return f"{math.log(b / a) / math.log(s1 / s0):.2f} ({s0:g} to {s1:g})"
+
+
+def dataset_seconds(r: dict) -> float | None:
+    if "dataset" in r:
+        return r["dataset"]["seconds"]
+    return r["train"]["phases"].get("building the dataset from the database")
+
+
+def _get(r: dict, *path):
+    for key in path:
+        if not isinstance(r, dict) or key not in r:
+            return None
+        r = r[key]
+    return r
 
 
 METRICS = [
     ("import s", lambda r: r["import"]["wall_s"]),
     ("import peak RSS MB", lambda r: r["import"]["peak_rss_mb"]),
     ("database MB", lambda r: r["database_bytes"] / 2**20),
-    ("training s", lambda r: r["train"]["wall_s"]),
-    ("training peak RSS MB", lambda r: r["train"]["peak_rss_mb"]),
-    ("artifact MB", lambda r: r["artifact_bytes"] / 2**20),
-    ("API worker RSS MB", lambda r: r.get("serve", {}).get("worker_rss_mb")),
-    ("recommendations p99 ms", lambda r: r.get("serve", {}).get("p99_ms")),
+    ("dataset build s", dataset_seconds),
+    ("dataset build peak RSS MB", lambda r: _get(r, "dataset", "peak_rss_mb")),
+    ("training s", lambda r: _get(r, "train", "wall_s")),
+    ("training peak RSS MB", lambda r: _get(r, "train", "peak_rss_mb")),
+    ("evaluation s", lambda r: _get(r, "train", "phases", "evaluating on the held-out split")),
+    ("artifact MB", lambda r: r["artifact_bytes"] / 2**20 if "artifact_bytes" in r else None),
+    ("score_users ms/user", lambda r: _get(r, "score", "score_ms_per_user")),
+    ("API worker RSS MB", lambda r: _get(r, "serve", "worker_rss_mb")),
+    ("recommendations p99 ms", lambda r: _get(r, "serve", "p99_ms")),
 ]
 
 
@@ -360,13 +398,13 @@ def plot(rows: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [r["scale"] * FULL["interactions"] for r in rows]
-    figure, axes = plt.subplots(2, 4, figsize=(16, 7))
+    figure, axes = plt.subplots(3, 4, figsize=(16, 10))
     for axis, (label, value) in zip(axes.flat, METRICS, strict=True):
-        values = [value(r) for r in rows]
-        if any(v is None for v in values):
+        points = [(r["scale"] * FULL["interactions"], value(r)) for r in rows if value(r)]
+        if not points:
             axis.set_visible(False)
             continue
+        sizes, values = zip(*points, strict=True)
         axis.loglog(sizes, values, "o-", label="measured")
         axis.loglog(
             sizes, [values[0] * s / sizes[0] for s in sizes], "--", color="grey", label="linear"
@@ -380,6 +418,10 @@ def plot(rows: list[dict]) -> None:
     figure.savefig(PLOT, dpi=80)
 
 
+def _cell(value, spec: str = ".1f") -> str:
+    return "not run" if value is None else format(value, spec)
+
+
 def table(rows: list[dict], command: str, left_out: list[str], load: str) -> str:
     lines = [
         SECTION,
@@ -391,33 +433,42 @@ def table(rows: list[dict], command: str, left_out: list[str], load: str) -> str
         f"Command: `{command}` (each scale under `flock /tmp/bench.lock`; plot: bench/scale.png).",
         "",
         "| scale | users | products | interactions | rows written | import s | rows/s "
-        "| import peak RSS MB | DB MB | training s | of which dataset s | training peak RSS MB "
+        "| import peak RSS MB | DB MB | dataset build s | training s | training peak RSS MB "
         "| artifact MB | score ms/user | API worker RSS MB (anon) | p50 / p99 ms | req/s |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        snap, train, serve_row = r["train"]["snapshot"], r["train"], r.get("serve")
-        dataset_s = train["phases"].get("building the dataset from the database", float("nan"))
+        snap = _get(r, "train", "snapshot") or _get(r, "dataset", "snapshot")
+        serve_row = r.get("serve")
         served = (
             f"{serve_row['worker_rss_mb']:.0f} ({serve_row['worker_anon_mb']:.0f}) "
             f"| {serve_row['p50_ms']:.0f} / {serve_row['p99_ms']:.0f} | {serve_row['rps']:.0f}"
             if serve_row
             else "not run | not run | not run"
         )
+        peak = _get(r, "train", "peak_rss_mb")
+        peak_cell = (
+            f"{peak:,.0f}"
+            if peak is not None
+            else f"{r['dataset']['peak_rss_mb']:,.0f} (dataset build alone)"
+        )
+        artifact = r["artifact_bytes"] / 2**20 if "artifact_bytes" in r else None
         lines.append(
             f"| {r['scale']:g} | {snap['users']:,} | {snap['items']:,} | {snap['events']:,} "
             f"| {rows_written(r['scale']):,} | {r['import']['wall_s']:.1f} "
             f"| {rows_written(r['scale']) / r['import']['wall_s']:,.0f} "
             f"| {r['import']['peak_rss_mb']:.0f} | {r['database_bytes'] / 2**20:,.0f} "
-            f"| {train['wall_s']:.1f} | {dataset_s:.1f} | {train['peak_rss_mb']:,.0f} "
-            f"| {r['artifact_bytes'] / 2**20:.1f} | {r['score']['score_ms_per_user']:.1f} "
-            f"| {served} |"
+            f"| {_cell(dataset_seconds(r))} | {_cell(_get(r, 'train', 'wall_s'))} "
+            f"| {peak_cell} | {_cell(artifact)} "
+            f"| {_cell(_get(r, 'score', 'score_ms_per_user'))} | {served} |"
         )
     lines += ["", "Training phases (seconds, from the version's progress messages):", ""]
     for r in rows:
+        if "train" not in r:
+            continue
         phases = ", ".join(
-            f"{name or 'start'}: {seconds:.1f}"
+            f"{name}: {seconds:.1f}"
             for name, seconds in r["train"]["phases"].items()
             if seconds >= 0.05
         )
@@ -426,12 +477,7 @@ def table(rows: list[dict], command: str, left_out: list[str], load: str) -> str
             f"- scale {r['scale']:g}: {phases}. ndcg@10 {metrics.get('ndcg@10', float('nan')):.3f}."
         )
     if len(rows) > 1:
-        lines += [
-            "",
-            f"Growth exponent b (cost ~ size^b, scale {rows[0]['scale']:g} to "
-            f"{rows[-1]['scale']:g}; 1 is linear):",
-            "",
-        ]
+        lines += ["", "Growth exponent b (cost ~ size^b; 1 is linear):", ""]
         lines += [f"- {label}: {growth(rows, value)}" for label, value in METRICS]
     if left_out:
         lines += ["", "Left out: " + "; ".join(left_out) + "."]
@@ -442,28 +488,65 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[0.01, 0.1])
     parser.add_argument("--serve-seconds", type=float, default=15)
+    parser.add_argument(
+        "--train-max-scale",
+        type=float,
+        default=0.1,
+        help="above this scale: import and the dataset build only (training's evaluation "
+        "scores every user against every item, hours at 1.0 on 2 cores)",
+    )
     parser.add_argument("--timeout", type=float, default=1500, help="per step, seconds")
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        nargs="+",
+        help="write the table and plot from the JSON of earlier runs (var/bench-scale-*.json)",
+    )
     options = parser.parse_args()
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     rows = []
+    if options.render:
+        rows = sorted(
+            (row for path in options.render for row in json.loads(path.read_text())),
+            key=lambda row: row["scale"],
+        )
+        options.scales = []
+        load = rows[0].get("load", load)
     for scale in options.scales:
         with open(LOCK, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             print(f"scale {scale}: running", file=sys.stderr, flush=True)
-            rows.append(bench_scale(scale, options.serve_seconds, options.timeout))
+            rows.append(
+                bench_scale(
+                    scale,
+                    options.serve_seconds,
+                    options.timeout,
+                    train=scale <= options.train_max_scale,
+                )
+            )
+            rows[-1]["load"] = load
         print(json.dumps(rows[-1], default=str), file=sys.stderr, flush=True)
     left_out = []
-    if 1.0 not in options.scales:
+    scales = [row["scale"] for row in rows]
+    if 1.0 not in scales:
         left_out.append(
             "scale 1.0 (20,000,000 interactions): not run in this session's time; "
             "`python bench/scale.py --scales 1.0` runs it"
         )
-    command = "python bench/scale.py --scales " + " ".join(f"{s:g}" for s in options.scales)
+    untrained = [f"{row['scale']:g}" for row in rows if "train" not in row]
+    if untrained:
+        left_out.append(
+            f"training, scoring and serving at scale {', '.join(untrained)} (import and the "
+            "dataset build only: see the evaluation row's growth)"
+        )
+    command = "python bench/scale.py --scales " + " ".join(f"{s:g}" for s in scales)
     text = table(rows, command, left_out, load)
     print(text)
-    (ROOT / "var").mkdir(exist_ok=True)
-    (ROOT / "var" / "bench-scale.json").write_text(json.dumps(rows, default=str, indent=1))
+    if options.scales:
+        (ROOT / "var").mkdir(exist_ok=True)
+        name = "bench-scale-" + "-".join(f"{s:g}" for s in scales) + ".json"
+        (ROOT / "var" / name).write_text(json.dumps(rows, default=str, indent=1))
     if not options.no_write:
         plot(rows)
         write_section(text)

@@ -6,6 +6,7 @@ client developer can see exactly which input to fix.
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -32,6 +33,26 @@ class BatchValidationError(exceptions.APIException):
         else:
             message = "The request body is invalid; nothing was written. See 'errors'."
         super().__init__(message)
+
+
+# Seconds a client waits before retrying while the database is unreachable; a restart or a
+# fail-over takes about that long.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database is unreachable (down, restarting, out of connections): a client retries,
+    and its retry is safe, since every write is idempotent (``event_id``) or all-or-nothing."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "database_unavailable"
+
+    def __init__(self, error: Exception):
+        super().__init__(
+            "The database is unreachable; nothing of this request is guaranteed written. Retry "
+            f"after {DATABASE_RETRY_AFTER_SECONDS} s with the same body (events are idempotent "
+            f"by event_id). ({type(error).__name__})"
+        )
 
 
 def flatten_errors(detail, prefix: str = "", index: int | None = None) -> list[dict]:
@@ -69,7 +90,11 @@ def api_exception_handler(exc, context):
             f"Request body exceeds {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; split the batch "
             "into smaller requests."
         )
+    if isinstance(exc, OperationalError | InterfaceError):
+        exc = DatabaseUnavailable(exc)
     response = exception_handler(exc, context)
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     if response is None:
         return None  # an unexpected error: a bug, left to Django's 500 handling and logging
     body = {"code": getattr(exc, "default_code", "error")}

@@ -51,6 +51,24 @@ def _check_texts(texts, what: str) -> list[str]:
     return texts
 
 
+def pooled_scores(scores: np.ndarray, starts: np.ndarray, pool: int) -> np.ndarray:
+    """Per segment of columns (``starts``: each segment's first column, ascending), the mean of
+    its ``pool`` largest values in each row; a segment of fewer columns averages them all.
+
+    One sort per row: columns are ordered by segment, then by value (descending) inside it, so
+    every segment keeps its place and its first ``pool`` columns are its best."""
+    scores = np.asarray(scores, dtype=np.float64)
+    n_columns = scores.shape[1]
+    sizes = np.diff(np.r_[starts, n_columns])
+    segment = np.repeat(np.arange(len(starts)), sizes)
+    low, high = scores.min(initial=0.0), scores.max(initial=0.0)
+    keys = segment * (high - low + 1.0) + (high - scores)  # segment first, best value first
+    ordered = np.take_along_axis(scores, np.argsort(keys, axis=1, kind="stable"), axis=1)
+    kept = (np.arange(n_columns) - np.repeat(starts, sizes)) < pool
+    sums = np.add.reduceat(np.where(kept, ordered, 0.0), starts, axis=1)
+    return (sums / np.minimum(sizes, pool)).astype(np.float32)
+
+
 class TextMatcher(Model):
     """Shared bookkeeping: answer ids, max-over-questions aggregation, top-k, confidence."""
 
@@ -58,7 +76,9 @@ class TextMatcher(Model):
 
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        return {"temperature": 1.0}
+        # answer_pool: an answer's score is the mean of its ``answer_pool`` best question scores
+        # (1: the best alone; an answer with fewer questions averages all it has)
+        return {"temperature": 1.0, "answer_pool": 1}
 
     def fit(self, questions, answer_ids, validation=None) -> TextMatcher:
         """Fit on known ``questions`` and the answer id of each.
@@ -72,6 +92,9 @@ class TextMatcher(Model):
         for i, answer in enumerate(answer_ids):
             if not isinstance(answer, (str, int, np.integer)) or isinstance(answer, bool):
                 raise ValueError(f"answer_ids[{i}] must be a string or an integer")
+        pool = self.params.get("answer_pool", 1)
+        if not isinstance(pool, (int, np.integer)) or isinstance(pool, bool) or pool < 1:
+            raise ValueError("answer_pool must be a positive integer")
         if not any(self.tokens(q) for q in questions):
             raise ValueError("questions contain no words")
         if validation is not None:
@@ -105,11 +128,15 @@ class TextMatcher(Model):
         return np.r_[0, np.nonzero(np.diff(self.doc_answer))[0] + 1]
 
     def answer_scores(self, queries) -> np.ndarray:
-        """Scores [n_queries, n_answers]: the best score over each answer's questions."""
+        """Scores [n_queries, n_answers]: the best score over each answer's questions, or the
+        mean of the ``answer_pool`` best."""
         self._require_fitted()
         queries = _check_texts(queries, "queries")
         question_scores = self._question_scores(queries)
-        return np.maximum.reduceat(question_scores, self._segment_starts(), axis=1)
+        pool = int(self.params.get("answer_pool", 1))
+        if pool == 1:
+            return np.maximum.reduceat(question_scores, self._segment_starts(), axis=1)
+        return pooled_scores(question_scores, self._segment_starts(), pool)
 
     def _answer_array(self, indices: np.ndarray) -> np.ndarray:
         answers = np.array(self.answers)
@@ -272,6 +299,10 @@ class DualEncoderMatcher(TextMatcher):
     each; the two sides of the batch form positive pairs on the diagonal and every other answer
     in the batch is a negative (in-batch softmax with temperature ``train_temperature``, both
     directions). Answers with one question only still serve as matching targets.
+
+    ``towers`` > 1 trains that many towers from seeds ``seed``, ``seed`` + 1, ...: a text's
+    vector is their unit vectors side by side, scaled by 1 / sqrt(towers), so a cosine is the
+    mean of the towers' cosines (an ensemble served as one embedding table).
     """
 
     name = "dual_encoder"
@@ -289,15 +320,13 @@ class DualEncoderMatcher(TextMatcher):
             "learning_rate": 0.01,
             "train_temperature": 0.05,
             "seed": 0,
+            "towers": 1,
         }
 
     def _fit(self, questions, validation) -> None:
-        import keras
-        import tensorflow as tf
-
         p = self.params
-        seed_tensorflow(p["seed"])
-        rng = np.random.default_rng(p["seed"])
+        if not isinstance(p["towers"], (int, np.integer)) or p["towers"] < 1:
+            raise ValueError("towers must be a positive integer")
         features = [self._features(q) for q in questions]
         counts = Counter(f for feats in features for f in set(feats))
         self.vocabulary = sorted(f for f, c in counts.items() if c >= p["min_count"])
@@ -312,6 +341,26 @@ class DualEncoderMatcher(TextMatcher):
                 "the dual encoder needs at least two answers with two or more questions"
             )
         batch = min(p["batch_size"], eligible.size)
+        trained: list[np.ndarray] = []
+        for tower in range(p["towers"]):
+            trained.append(
+                self._fit_tower(
+                    p["seed"] + tower, ids, question_bag, starts, sizes, eligible, batch,
+                    trained, validation,
+                )
+            )  # fmt: skip
+
+    def _fit_tower(
+        self, seed, ids, question_bag, starts, sizes, eligible, batch, trained, validation
+    ) -> np.ndarray:
+        """Train one tower; each epoch serves it beside the ``trained`` ones (validation is the
+        ensemble so far). Returns its embedding table."""
+        import keras
+        import tensorflow as tf
+
+        p = self.params
+        seed_tensorflow(seed)
+        rng = np.random.default_rng(seed)
         embedding = keras.layers.Embedding(
             len(self.vocabulary) + 1,
             p["dim"],
@@ -358,9 +407,10 @@ class DualEncoderMatcher(TextMatcher):
                 left = (starts[chosen] + offsets[:, 0]).astype(np.int32)
                 right = (starts[chosen] + offsets[:, 1]).astype(np.int32)
                 losses.append(float(train_step(left, right)))
-            self.embedding = embedding.embeddings.numpy()
+            self.embedding = np.concatenate([*trained, embedding.embeddings.numpy()], axis=1)
             self.question_vectors = self._embed(question_bag)
             self._log_validation(validation, loss=float(np.mean(losses)))
+        return embedding.embeddings.numpy()
 
     def _features(self, text: str) -> list[str]:
         return text_features(text, self.params["max_features"])
@@ -389,6 +439,12 @@ class DualEncoderMatcher(TextMatcher):
 
     def _embed(self, bag: sp.csr_matrix) -> np.ndarray:
         mean = bag @ self.embedding / np.maximum(np.asarray(bag.sum(axis=1)), 1.0)
+        towers = self.embedding.shape[1] // self.params["dim"]
+        if towers > 1:  # each tower's part a unit vector, the whole one too
+            parts = mean.reshape(len(mean), towers, -1)
+            norms = np.linalg.norm(parts, axis=2, keepdims=True)
+            unit = parts / np.maximum(norms, 1e-12) / np.sqrt(towers)
+            return unit.reshape(len(mean), -1).astype(np.float32)
         norms = np.linalg.norm(mean, axis=1, keepdims=True)
         return (mean / np.maximum(norms, 1e-12)).astype(np.float32)
 

@@ -15,6 +15,7 @@ from ml.models.text_matching import (
     DualEncoderMatcher,
     HybridMatcher,
     handoff_threshold,
+    pooled_scores,
     tokenize,
 )
 
@@ -201,3 +202,44 @@ np.savez("{tmp_path}/out.npz", ids=ids, scores=scores)
     ids, scores = hybrid.match(queries, 3)
     np.testing.assert_array_equal(out["ids"], ids)
     np.testing.assert_array_equal(out["scores"], scores)
+
+
+def test_pooled_scores_average_each_segments_best_by_hand():
+    scores = np.array([[5.0, 1.0, 3.0, 2.0, -4.0, 9.0], [0.0, 0.0, 7.0, -1.0, 6.0, 2.0]])
+    starts = np.array([0, 1, 5])  # segments: [0], [1..4], [5]
+    np.testing.assert_allclose(
+        pooled_scores(scores, starts, 2), [[5.0, 2.5, 9.0], [0.0, 6.5, 2.0]], rtol=1e-6
+    )
+    np.testing.assert_allclose(pooled_scores(scores, starts, 10)[:, 1], [0.5, 3.0], rtol=1e-6)
+
+
+def test_answer_pool_scores_an_answer_by_its_best_questions():
+    questions = ["red card", "red card", "blue sky", "card lost", "pin code", "pin card"]
+    answers = ["a", "a", "a", "b", "b", "b"]
+    best = BM25Matcher().fit(questions, answers)
+    pooled = BM25Matcher(answer_pool=2).fit(questions, answers)
+    question_scores = best._question_scores(["red card"])[0]
+    by_answer = [sorted(question_scores[best.doc_answer == i])[::-1] for i in range(2)]
+    np.testing.assert_allclose(best.answer_scores(["red card"])[0], [s[0] for s in by_answer])
+    np.testing.assert_allclose(
+        pooled.answer_scores(["red card"])[0], [np.mean(s[:2]) for s in by_answer], rtol=1e-6
+    )
+    with pytest.raises(ValueError, match="answer_pool"):
+        BM25Matcher(answer_pool=0).fit(questions, answers)
+
+
+def test_towers_are_an_ensemble_whose_cosine_is_the_towers_mean(tmp_path, data):
+    train, valid = data
+    one = DualEncoderMatcher(**FAST_ENCODER).fit(*train)
+    two = DualEncoderMatcher(**FAST_ENCODER, towers=2).fit(*train, validation=valid)
+    other = DualEncoderMatcher(**FAST_ENCODER, seed=1).fit(*train)
+    assert two.embedding.shape[1] == 2 * FAST_ENCODER["dim"]
+    np.testing.assert_allclose(two.embedding[:, : FAST_ENCODER["dim"]], one.embedding)
+    queries = valid[0]
+    mean = (one._question_scores(queries) + other._question_scores(queries)) / 2
+    np.testing.assert_allclose(two._question_scores(queries), mean, atol=1e-5)
+    assert len(two.history.to_dict()["val_accuracy@1"]) == 2 * FAST_ENCODER["epochs"]
+    two.save(tmp_path / "towers")
+    np.testing.assert_array_equal(
+        Model.load(tmp_path / "towers").answer_scores(queries), two.answer_scores(queries)
+    )

@@ -37,6 +37,7 @@ from .history import (
 )
 from .inventory import AdBook, books
 from .models import Campaign, Click, Impression, UserHistory
+from .queries import campaign_states
 
 FAMILIES = {"logistic": LogisticCTR, "deepfm": DeepFM}
 # The model's categorical fields, in column order ("ad" first: its vocabulary is what the
@@ -374,36 +375,23 @@ class AdsScenario(Scenario):
         return keep
 
     def _live(self, context, campaign_pks: list[int]) -> dict[int, bool]:
-        """Which of these campaigns may be shown to this user now; the blocked ones are
+        """Which of these campaigns may be shown to this user now (one query: status, dates,
+        budgets, today's spend and the user's impressions of each today); the blocked ones are
         remembered by the inventory until their pacing line passes their spend."""
         notes, settings = context.notes, context.settings
         book, user, now = notes["book"], notes["user"], notes["now"]
         moment, day = now.timestamp(), pacing.day_start(now)
-        seen = {}
-        if user is not None:
-            seen = dict(
-                Impression.objects.filter(
-                    user=user, timestamp__gte=day, ad__campaign__in=campaign_pks
-                )
-                .values_list("ad__campaign")
-                .annotate(n=Count("id"))
-                .order_by()
-            )
         live = dict.fromkeys(campaign_pks, False)
-        fields = ("pk", "status", "start", "end", "total_budget", "spent_total", "daily_budget")
-        rows = Campaign.objects.filter(pk__in=campaign_pks).values_list(
-            *fields, "spent_today", "spend_day"
-        )
-        slack = settings["pacing_slack"]
-        for pk, status, start, end, total, spent, daily, today, spend_day in rows:
-            if status != Campaign.Status.ACTIVE or not start <= now < end or spent >= total:
+        slack, cap = settings["pacing_slack"], settings["frequency_cap"]
+        user_pk = user.pk if user is not None else None
+        for pk, open_, daily, today, seen in campaign_states(campaign_pks, now, day, user_pk):
+            if not open_:
                 book.block(pk, moment, float("inf"))
                 continue
-            today = float(today) if spend_day == day.date() else 0.0
-            if today >= pacing.allowance(float(daily), now, slack):
-                book.block(pk, moment, pacing.paced_until(today, float(daily), now, slack))
+            if today >= pacing.allowance(daily, now, slack):
+                book.block(pk, moment, pacing.paced_until(today, daily, now, slack))
                 continue
-            live[pk] = seen.get(pk, 0) < settings["frequency_cap"]
+            live[pk] = seen < cap
         return live
 
     def rerank(self, request, context, slate):

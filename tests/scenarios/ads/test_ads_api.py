@@ -74,3 +74,31 @@ def test_an_exhausted_budget_is_never_served(seeded, read_client):
 
     Campaign.objects.filter(name="c2").update(spent_total=10000)
     assert "ad-2" not in [item["ad_id"] for item in serve(read_client, n=2).json()["items"]]
+
+
+def test_the_frequency_cap_counts_the_users_impressions_of_a_campaign_today(seeded, read_client):
+    """Cap 2: the top campaign shows twice to p1 today, then gives way; yesterday's seeded
+    impressions of it do not count, and another user still gets it."""
+    from tests.engine.planted import configure
+
+    configure("ads", frequency_cap=2, exploration_share=0.0)
+    tops = [serve(read_client, n=1).json()["items"][0]["ad_id"] for _ in range(4)]
+    assert tops[:2] == ["ad-2", "ad-2"] and "ad-2" not in tops[2:], tops
+    assert serve(read_client, n=1, user_id="p2").json()["items"][0]["ad_id"] == "ad-2"
+
+
+def test_dates_and_todays_spend_are_read_live(seeded, read_client):
+    """Changes written around the admin (no signal) still count on the next request: an ended
+    campaign and one that spent its daily budget today stop; yesterday's spend does not."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from scenarios.ads.models import Campaign
+
+    today = timezone.now().date()
+    serve(read_client)  # the inventory is built before the changes
+    Campaign.objects.filter(name="c2").update(end=timezone.now() - timedelta(minutes=1))
+    Campaign.objects.filter(name="c1").update(spent_today=1000, spend_day=today)
+    Campaign.objects.filter(name="c0").update(spent_today=1000, spend_day=today - timedelta(days=1))
+    assert [item["ad_id"] for item in serve(read_client).json()["items"]] == ["ad-0"]

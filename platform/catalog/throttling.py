@@ -82,12 +82,16 @@ class _WindowCounts:
             unsynced, entry[2], entry[3] = entry[2], 0, now
         shared = _add(cache, window_key, unsynced, timeout)
         with self._lock:
-            entry[1] = max(entry[1], shared)
+            if shared is None:  # the cache is down: this process's own count limits alone
+                entry[1] += unsynced
+            else:
+                entry[1] = max(entry[1], shared)
             return entry[1] + entry[2]
 
 
-def _add(cache, key: str, amount: int, timeout: int) -> int:
-    """Add ``amount`` to the shared counter ``key`` (opening it if missing); the new total."""
+def _add(cache, key: str, amount: int, timeout: int) -> int | None:
+    """Add ``amount`` to the shared counter ``key`` (opening it if missing); the new total, or
+    None while the cache is unreachable (it then answers None to every call)."""
     try:
         return cache.incr(key, amount)
     except ValueError:  # the window's first sync (or its entry expired)

@@ -118,9 +118,19 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # A Redis that stops answering costs each request at most these, not a hang.
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 1.0,
+            },
         }
     }
+    # Redis holds only what can be rebuilt (lists, memos, counters, throttle windows): while
+    # it is down every read misses and every write is dropped (and logged), so each scenario
+    # answers from the database or computes on request; health reports the cache down.
+    DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     # Room for a precomputed list per active user (Django's default keeps only 300 entries).
     CACHES = {

@@ -16,6 +16,7 @@ needs nothing private: invalidations are redirected to a second connection subsc
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from typing import Any
@@ -25,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 INVALIDATE_CHANNEL = "__redis__:invalidate"
+logger = logging.getLogger(__name__)
 
 
 class TrackedStamps:
@@ -191,5 +193,9 @@ def after_stamp_writes() -> None:
     """See :class:`TrackedStamps`: once this returns, every process tracking a written stamp
     has its invalidation in its socket."""
     client = redis_client()
-    if client is not None:
+    if client is None:
+        return
+    try:
         client.get_client(write=True).ping()
+    except (OSError, RedisError) as error:  # Redis is down: the stamp write was dropped too
+        logger.warning("freshness stamps not written, the cache is unreachable: %s", error)

@@ -267,10 +267,19 @@ def _refresh_store():
 
 
 def queue_refresh(user_ids: list[str]) -> None:
-    """Add ``user_ids`` to the pending set; queue a drain task unless one is already on it."""
+    """Add ``user_ids`` to the pending set; queue a drain task unless one is already on it.
+    With Redis unreachable nothing is queued: the lists it holds are gone or unread, and each
+    of these users' next request computes theirs."""
+    from redis.exceptions import RedisError
+
     client, pending, scheduled = _refresh_store()
-    client.sadd(pending, *user_ids)
-    if client.set(scheduled, 1, nx=True, ex=REFRESH_LEASE_SECONDS):
+    try:
+        client.sadd(pending, *user_ids)
+        claimed = client.set(scheduled, 1, nx=True, ex=REFRESH_LEASE_SECONDS)
+    except (OSError, RedisError) as error:
+        logger.warning("list refresh of %d users not queued: %s", len(user_ids), error)
+        return
+    if claimed:
         send("engine.score_pending_users", queue=SCORING)
 
 

@@ -49,10 +49,13 @@ class _ImpressionBuffer:
             self._pushed_at = time.monotonic()
         for key, count in counts.items():
             try:
-                cache.incr(key, count)
+                total = cache.incr(key, count)
             except ValueError:  # missing (first impression, or evicted): start it
-                if not cache.add(key, count, timeout=None):
-                    cache.incr(key, count)
+                total = count if cache.add(key, count, timeout=None) else cache.incr(key, count)
+            if total is None:  # the cache is unreachable: keep the count for the next push
+                with self._lock:
+                    self._counts[key] = self._counts.get(key, 0) + count
+                continue
             self._remember(key)
 
     def forget(self) -> None:

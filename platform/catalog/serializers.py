@@ -208,13 +208,15 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class HealthComponentSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["up", "down"])
-    detail = serializers.CharField(help_text="Backend in use when up; the error when down.")
+    status = serializers.ChoiceField(choices=["up", "degraded", "down"])
+    detail = serializers.CharField(
+        help_text="Backend in use when up; what is wrong when degraded (still serving) or down."
+    )
 
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "unavailable"])
     detail = serializers.CharField(required=False, help_text='Names what is down: "down: cache".')
     components = serializers.DictField(
-        child=HealthComponentSerializer(), help_text="database, cache and broker."
+        child=HealthComponentSerializer(), help_text="database, cache, broker and models."
     )

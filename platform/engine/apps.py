@@ -18,9 +18,29 @@ class EngineConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from catalog import health
         from engine import signals, tasks  # noqa: F401  (tasks: registered for queues.send)
 
         post_migrate.connect(signals.ensure_configs, sender=self)
+        health.CHECKS["models"] = check_models
+
+
+def check_models() -> str:
+    """The versions this process could not load lately, and what serves in their place."""
+    from catalog.health import Degraded
+    from engine.pipeline import states
+
+    unreadable = states.unreadable()
+    if not unreadable:
+        return "every version this process was asked for loaded"
+    problems = []
+    for (slug, version_id), reason in sorted(unreadable.items()):
+        problem = f"{slug} v{version_id} artifact unreadable ({reason})"
+        if (slug, version_id) in states.stand_ins:
+            stand_in = states.stand_ins[(slug, version_id)][0]
+            problem += f"; serving v{stand_in}" if stand_in else "; serving the fallback"
+        problems.append(problem)
+    raise Degraded("; ".join(problems))
 
 
 class ScenarioAppConfig(AppConfig):

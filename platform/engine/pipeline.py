@@ -8,11 +8,14 @@ request costs microseconds, not queries.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.db import DatabaseError
 
 from engine.memo import AnswerMemo, ArtifactMemo
 from engine.models import ModelVersion
@@ -20,6 +23,8 @@ from engine.routing import routes
 from engine.scenario import Recommendation, RecommendationRequest, Scenario, ServingContext
 from engine.snapshot import snapshots
 from ml.rerank import mmr_order
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -94,33 +99,60 @@ def explore(
 
 
 # ---- the stages ------------------------------------------------------------------------------
-UNREADABLE = (ModelVersion.DoesNotExist, FileNotFoundError, ValueError, KeyError)
+# Seconds before this process tries an unreadable artifact again (an operator may restore it).
+UNREADABLE_RETRY_SECONDS = 60.0
+
+
+class UnreadableArtifact(Exception):
+    """A version's artifact is missing or cannot be loaded in this process."""
 
 
 class _LoadedStates:
     """Each scenario's loaded versions in this process (a few per scenario), with the settings
-    each was trained with."""
+    each was trained with; and the versions whose artifact would not load, with why."""
 
     def __init__(self):
         self._memos: dict[str, ArtifactMemo] = {}
         self._lock = threading.Lock()
+        self._unreadable: dict[tuple[str, int], tuple[str, float]] = {}
+        # (scenario, unreadable version) -> (the earlier version serving for it or None, since)
+        self.stand_ins: dict[tuple[str, int], tuple[int | None, float]] = {}
 
     def get(self, scenario: Scenario, version_id: int) -> tuple[object, dict]:
+        failed = self._unreadable.get((scenario.slug, version_id))
+        if failed is not None and time.monotonic() - failed[1] < UNREADABLE_RETRY_SECONDS:
+            raise UnreadableArtifact(failed[0])
         memo = self._memos.get(scenario.slug)
         if memo is None:
             with self._lock:
                 memo = self._memos.setdefault(scenario.slug, ArtifactMemo())
-        return memo.get(version_id, lambda: self._load(scenario, version_id))
+        try:
+            loaded = memo.get(version_id, lambda: self._load(scenario, version_id))
+        except DatabaseError:
+            raise  # the database is down (a 503), not the artifact
+        except Exception as error:  # a missing, truncated or corrupt artifact, of any kind
+            reason = f"{type(error).__name__}: {error}"[:300]
+            self._unreadable[(scenario.slug, version_id)] = (reason, time.monotonic())
+            logger.error("%s v%s: artifact unreadable: %s", scenario.slug, version_id, reason)
+            raise UnreadableArtifact(reason) from error
+        self._unreadable.pop((scenario.slug, version_id), None)
+        return loaded
 
     @staticmethod
     def _load(scenario: Scenario, version_id: int) -> tuple[object, dict]:
         version = ModelVersion.objects.get(pk=version_id)
         return scenario.load_state(version), scenario.effective_settings(version.settings)
 
+    def unreadable(self) -> dict[tuple[str, int], str]:
+        """The versions this process could not load lately, with why."""
+        return {key: reason for key, (reason, _) in list(self._unreadable.items())}
+
     def clear(self) -> None:
         with self._lock:
             for memo in self._memos.values():
                 memo.clear()
+            self._unreadable.clear()
+            self.stand_ins.clear()
 
 
 states = _LoadedStates()
@@ -141,16 +173,41 @@ def context_for(scenario: Scenario, version_id: int | None) -> ServingContext:
     settings and the catalog snapshot of the scenario's item kinds."""
     state, trained_with = None, None
     if version_id is not None:
-        try:
-            state, trained_with = states.get(scenario, version_id)
-        except UNREADABLE:
-            version_id = None
+        version_id, state, trained_with = _readable(scenario, version_id)
     return ServingContext(
         version_id=version_id,
         state=state,
         settings=serving_settings(scenario, trained_with),
         snapshot=snapshots.get(scenario.item_kinds) if scenario.item_kinds else None,
     )
+
+
+def _readable(scenario: Scenario, version_id: int) -> tuple[int | None, object, dict | None]:
+    """``version_id`` loaded; if its artifact is unreadable, the newest version promoted
+    before it that loads (what served before it); else nothing (the fallback serves)."""
+    try:
+        return version_id, *states.get(scenario, version_id)
+    except UnreadableArtifact:
+        pass
+    stand_in = states.stand_ins.get((scenario.slug, version_id))
+    if stand_in is not None and time.monotonic() - stand_in[1] < UNREADABLE_RETRY_SECONDS:
+        earlier = [stand_in[0]] if stand_in[0] is not None else []
+    else:
+        earlier = list(
+            ModelVersion.objects.filter(scenario=scenario.slug, promoted_at__isnull=False)
+            .exclude(pk=version_id)
+            .order_by("-promoted_at")
+            .values_list("pk", flat=True)[:3]
+        )
+    for previous in earlier:
+        try:
+            loaded = states.get(scenario, previous)
+        except UnreadableArtifact:
+            continue
+        states.stand_ins[(scenario.slug, version_id)] = (previous, time.monotonic())
+        return previous, *loaded
+    states.stand_ins[(scenario.slug, version_id)] = (None, time.monotonic())
+    return None, None, None
 
 
 def recommend(
@@ -187,6 +244,6 @@ def warm_up(scenario: Scenario, version_id: int) -> None:
         snapshots.get(scenario.item_kinds)
     try:
         states.get(scenario, version_id)
-    except UNREADABLE:
+    except UnreadableArtifact:
         return
     scenario.warm_up(version_id)

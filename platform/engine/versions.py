@@ -82,14 +82,7 @@ def run_training(version_id: int) -> ModelVersion | None:
     try:
         outcome = scenario.train(version, folder, version.set_progress)
     except Exception as error:  # the version records any failure; the served one is untouched
-        version.status = Status.FAILED
-        version.error = f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}"[:20000]
-        version.finished_at = timezone.now()
-        version.train_seconds = time.monotonic() - started
-        version.save()
-        shutil.rmtree(folder, ignore_errors=True)
-        logger.warning("training %s failed: %s", version, error)
-        return version
+        return _failed(version, error, started, folder)
     version.metrics = outcome.metrics
     version.history = outcome.history
     if outcome.search is not None:
@@ -101,6 +94,13 @@ def run_training(version_id: int) -> ModelVersion | None:
     version.data_snapshot = outcome.data_snapshot
     version.primary_value = outcome.metrics.get(version.primary_metric)
     version.artifact_path = str(folder)
+    try:  # load what was written as a server would: an artifact that does not load never serves
+        scenario.load_state(version)
+    except Exception as error:
+        error = RuntimeError(
+            f"the artifact it wrote does not load: {type(error).__name__}: {error}"
+        )
+        return _failed(version, error, started, folder)
     version.status = Status.SUCCEEDED
     version.finished_at = timezone.now()
     version.train_seconds = outcome.train_seconds or (time.monotonic() - started)
@@ -110,6 +110,18 @@ def run_training(version_id: int) -> ModelVersion | None:
     with transaction.atomic():  # observers see running, then the final state with its decision
         version.save()
         maybe_promote(version)
+    return version
+
+
+def _failed(version: ModelVersion, error: Exception, started: float, folder: Path) -> ModelVersion:
+    version.status = Status.FAILED
+    version.artifact_path = ""
+    version.error = f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}"[:20000]
+    version.finished_at = timezone.now()
+    version.train_seconds = time.monotonic() - started
+    version.save()
+    shutil.rmtree(folder, ignore_errors=True)
+    logger.warning("training %s failed: %s", version, error)
     return version
 
 

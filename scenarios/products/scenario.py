@@ -24,7 +24,7 @@ from catalog.models import Interaction, User
 from engine import freshness, lists
 from engine.history import history_of
 from engine.models import ModelVersion
-from engine.pipeline import UNREADABLE, Slate, diversify, explore, states
+from engine.pipeline import Slate, UnreadableArtifact, diversify, explore, states
 from engine.scenario import (
     InvalidRequest,
     ItemNotFound,
@@ -202,7 +202,7 @@ class ProductsScenario(Scenario):
         for ``user_ids``."""
         try:
             state, settings = states.get(self, version.pk)
-        except UNREADABLE:
+        except UnreadableArtifact:
             return {}
         if user_ids is not None:
             users = User.objects.filter(external_id__in=user_ids)

@@ -28,7 +28,8 @@ RETRY = {
     **RETRY,
 )
 def train_version(version_id: int) -> str:
-    version = versions.run_training(version_id)
+    worker = "" if train_version.request.is_eager else (train_version.request.hostname or "")
+    version = versions.run_training(version_id, worker=worker)
     return "skipped" if version is None else version.status
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 import traceback
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,6 +27,10 @@ from engine.queues import SCORING, send
 from engine.routing import routes, served_versions
 
 logger = logging.getLogger(__name__)
+# A training process stamps its version this often; silent for HEARTBEAT_LOST_SECONDS, it is
+# taken for dead by the reaper (which runs every ten minutes).
+HEARTBEAT_SECONDS = 30
+HEARTBEAT_LOST_SECONDS = 180
 Status = ModelVersion.Status
 
 
@@ -57,7 +62,7 @@ def request_training(slug: str, triggered_by: str = "manual") -> ModelVersion:
     return version
 
 
-def _claim(version_id: int) -> ModelVersion | None:
+def _claim(version_id: int, worker: str) -> ModelVersion | None:
     """Move a queued version to running; None if another run already took it (idempotence)."""
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().filter(pk=version_id).first()
@@ -66,23 +71,30 @@ def _claim(version_id: int) -> ModelVersion | None:
         version.status = Status.RUNNING
         version.started_at = timezone.now()
         version.error = ""
-        version.save(update_fields=["status", "started_at", "error"])
+        version.worker = worker
+        version.heartbeat_at = version.started_at
+        version.save(update_fields=["status", "started_at", "error", "worker", "heartbeat_at"])
     return version
 
 
-def run_training(version_id: int) -> ModelVersion | None:
-    """Train a queued version, record the outcome, and promote it if it passes the rule."""
-    version = _claim(version_id)
+def run_training(version_id: int, worker: str = "") -> ModelVersion | None:
+    """Train a queued version, record the outcome, and promote it if it passes the rule.
+    ``worker`` names the Celery worker running it, so the reaper can tell when it died."""
+    version = _claim(version_id, worker)
     if version is None:
         logger.info("version %s is not queued; nothing to do", version_id)
         return None
     scenario = registry.get(version.scenario)
     folder = artifact_dir(version)
     started = time.monotonic()
+    heartbeat = _Heartbeat(version.pk)
+    heartbeat.start()
     try:
         outcome = scenario.train(version, folder, version.set_progress)
     except Exception as error:  # the version records any failure; the served one is untouched
         return _failed(version, error, started, folder)
+    finally:
+        heartbeat.stop()
     version.metrics = outcome.metrics
     version.history = outcome.history
     if outcome.search is not None:
@@ -126,20 +138,58 @@ def _failed(version: ModelVersion, error: Exception, started: float, folder: Pat
 
 
 def reap_stale_runs() -> int:
-    """Fail versions left "running" past the training timeout: their worker was killed (out of
-    memory, a deploy) and a redelivered task skips a version that is no longer queued, so
-    nothing else would ever finish them. Returns how many were failed."""
+    """Fail versions left "running" by a process that is gone: no heartbeat for
+    ``HEARTBEAT_LOST_SECONDS`` (killed, out of memory, restarted), or past the training timeout
+    (a hung run). A redelivered task skips a version that is no longer queued, so nothing else
+    would ever finish them. Their artifact folders, maybe half written, are removed. Returns
+    how many were failed."""
+    running = ModelVersion.objects.filter(status=Status.RUNNING)
     timeout = settings.ENGINE_TRAINING_TIMEOUT_SECONDS
-    cutoff = timezone.now() - timedelta(seconds=timeout)
-    return ModelVersion.objects.filter(status=Status.RUNNING, started_at__lt=cutoff).update(
-        status=Status.FAILED,
-        finished_at=timezone.now(),
-        error=(
-            f"still running {timeout} s after it started: the worker training it stopped "
-            "(killed, out of memory or restarted) or the run hung. Train again; if it recurs, "
-            "look at the worker's memory and logs."
-        ),
-    )
+    now = timezone.now()
+    silent = now - timedelta(seconds=HEARTBEAT_LOST_SECONDS)
+    stale = {}
+    for pk, worker in running.filter(heartbeat_at__lt=silent).values_list("pk", "worker"):
+        stale[pk] = (
+            f"the process training it ({worker or 'in-process'}) stopped: no sign of life for "
+            f"{HEARTBEAT_LOST_SECONDS} s (killed, out of memory or restarted); nothing it wrote "
+            "is served. Train again; if it recurs, look at the worker's memory and logs."
+        )
+    for pk in running.filter(started_at__lt=now - timedelta(seconds=timeout)).values_list(
+        "pk", flat=True
+    ):
+        stale.setdefault(
+            pk,
+            f"still running {timeout} s after it started: the run hung or its worker stopped. "
+            "Train again; if it recurs, look at the worker's memory and logs.",
+        )
+    failed = 0
+    for pk, reason in stale.items():
+        failed += running.filter(pk=pk).update(status=Status.FAILED, finished_at=now, error=reason)
+        shutil.rmtree(artifact_dir(ModelVersion.objects.get(pk=pk)), ignore_errors=True)
+    return failed
+
+
+class _Heartbeat(threading.Thread):
+    """Stamps ``heartbeat_at`` on the version every ``HEARTBEAT_SECONDS`` while it trains, from
+    a thread of its own: a long fit that reports no progress still shows it is alive."""
+
+    def __init__(self, version_id: int):
+        super().__init__(name=f"heartbeat-v{version_id}", daemon=True)
+        self.version_id = version_id
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(HEARTBEAT_SECONDS):
+                ModelVersion.objects.filter(pk=self.version_id).update(heartbeat_at=timezone.now())
+        except Exception as error:  # a database hiccup: the reaper's timeout still applies
+            logger.warning("heartbeat of version %s stopped: %s", self.version_id, error)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
 
 
 def _plot_history(version: ModelVersion) -> None:

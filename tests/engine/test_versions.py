@@ -178,3 +178,70 @@ def test_train_command_rejects_unknown_scenario(db):
 
     with pytest.raises(CommandError, match="unknown scenario 'nope'"):
         call_command("train", "nope")
+
+
+def test_runs_whose_process_went_silent_are_failed_and_their_folder_removed(db, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from engine.tasks import reap_stale_versions
+
+    now = timezone.now()
+    silent = make_version(None, status=Status.RUNNING)
+    alive = make_version(None, status=Status.RUNNING)
+    ModelVersion.objects.filter(pk=silent.pk).update(
+        started_at=now - timedelta(minutes=20),
+        heartbeat_at=now - timedelta(seconds=versions.HEARTBEAT_LOST_SECONDS + 5),
+        worker="celery@gone",
+    )
+    ModelVersion.objects.filter(pk=alive.pk).update(
+        started_at=now - timedelta(minutes=20), heartbeat_at=now - timedelta(seconds=10)
+    )
+    folder = versions.artifact_dir(silent)
+    folder.mkdir(parents=True)
+    (folder / "half-written.npz").write_bytes(b"\x00")
+
+    assert reap_stale_versions.apply().get() == 1
+    silent.refresh_from_db()
+    assert silent.status == Status.FAILED and "celery@gone" in silent.error
+    assert ModelVersion.objects.get(pk=alive.pk).status == Status.RUNNING
+    assert not folder.exists()
+
+
+@pytest.fixture
+def committed_store(transactional_db):
+    """The planted store, committed, so the heartbeat thread's own connection sees it."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("catalog.migrations.0002_seed_event_types").seed_event_types(
+        apps, None
+    )  # the flush of a transactional test removed the seeded rows
+    from tests.engine.planted import plant_store
+
+    return plant_store()
+
+
+def test_a_training_stamps_its_heartbeat_while_it_runs(
+    committed_store, train_products, monkeypatch
+):
+    import time
+
+    from engine import registry
+
+    monkeypatch.setattr(versions, "HEARTBEAT_SECONDS", 0.05)
+    scenario = registry.get("products")
+    real_train = scenario.train
+    beats = []
+
+    def slow_train(version, folder, progress):
+        time.sleep(0.5)  # a long fit that reports no progress
+        beats.append(ModelVersion.objects.get(pk=version.pk).heartbeat_at)
+        return real_train(version, folder, progress)
+
+    monkeypatch.setattr(scenario, "train", slow_train)
+    version = train_products(model="itemknn")
+    assert version.status == Status.PROMOTED, version.error
+    assert beats[0] > version.started_at

@@ -192,14 +192,17 @@ def service_environment(services: Services, var_dir: Path) -> dict[str, str]:
     }
 
 
-def start_worker(services: Services, log_path: Path) -> WorkerProcess:
-    name = f"integration-{os.getpid()}@{socket.gethostname()}"
+def start_worker(services: Services, log_path: Path, queue: str = "") -> WorkerProcess:
+    """A worker on every declared queue, or on ``queue`` alone (a test's own worker)."""
+    name = f"integration-{queue or 'all'}-{os.getpid()}@{socket.gethostname()}"
     env = service_environment(services, log_path.parent)
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
         "--pool", "solo", "--concurrency", "1", "-n", name,
         "--without-gossip", "--without-mingle", "--loglevel", "info",
     ]  # fmt: skip
+    if queue:
+        command += ["-Q", queue]
     log = log_path.open("wb")
     process = subprocess.Popen(
         command, cwd=ROOT / "platform", env=env, stdout=log, stderr=subprocess.STDOUT

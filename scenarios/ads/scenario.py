@@ -17,7 +17,6 @@ import threading
 from decimal import Decimal
 
 import numpy as np
-from django.db import transaction
 from django.db.models import CharField, Count, Q, Sum, Value
 
 from engine.pipeline import Slate
@@ -29,7 +28,6 @@ from ml.models.ctr import DeepFM, LogisticCTR, sigmoid
 from . import pacing
 from .history import (
     HISTORY_COLUMNS,
-    count_impressions,
     department,
     point_in_time,
     serving_history,
@@ -37,7 +35,7 @@ from .history import (
 )
 from .inventory import AdBook, books
 from .models import Campaign, Click, Impression, UserHistory
-from .queries import campaign_states
+from .queries import campaign_states, log_impressions
 
 FAMILIES = {"logistic": LogisticCTR, "deepfm": DeepFM}
 # The model's categorical fields, in column order ("ad" first: its vocabulary is what the
@@ -437,23 +435,15 @@ class AdsScenario(Scenario):
             return
         notes = found[1]
         book, slot, user, now = notes["book"], notes["slot"], notes["user"], notes["now"]
-        with transaction.atomic():  # one commit for both writes
-            Impression.objects.bulk_create(
-                Impression(
-                    user=user,
-                    ad_id=int(book.ad_pks[book.row_of[a.ad_id]]),
-                    slot_id=slot.pk,
-                    recommendation_id=recommendation_id,
-                    position=position,
-                    price=Decimal(str(a.price)),
-                    device=request.context.get("device", ""),
-                    hour=request.context.get("hour"),
-                    timestamp=now,
-                )
-                for position, a in enumerate(answer.items, start=1)
-            )
-            if user is not None:
-                count_impressions(user.pk, len(answer.items))
+        log_impressions(
+            user.pk if user is not None else None,
+            slot.pk,
+            recommendation_id,
+            [(int(book.ad_pks[book.row_of[a.ad_id]]), Decimal(str(a.price))) for a in answer.items],
+            request.context.get("device", ""),
+            request.context.get("hour"),
+            now,
+        )
         self._requests.current = None
 
     def dashboard_figures(self):

@@ -102,3 +102,28 @@ def test_dates_and_todays_spend_are_read_live(seeded, read_client):
     Campaign.objects.filter(name="c1").update(spent_today=1000, spend_day=today)
     Campaign.objects.filter(name="c0").update(spent_today=1000, spend_day=today - timedelta(days=1))
     assert [item["ad_id"] for item in serve(read_client).json()["items"]] == ["ad-0"]
+
+
+def test_impressions_are_logged_as_the_orm_reads_them(seeded, read_client):
+    """The serve path writes its rows in plain SQL: read back through the ORM they hold the
+    answer's ads, positions, prices, context and time, and the user's history counts them."""
+    from django.utils import timezone
+
+    from scenarios.ads.models import Impression, UserHistory
+
+    before = UserHistory.objects.filter(user__external_id="p1").first()
+    before = before.impressions if before else 0
+    body = serve(read_client, device="mobile", hour=9).json()
+    rows = list(
+        Impression.objects.filter(recommendation_id=body["recommendation_id"]).order_by("position")
+    )
+    assert [(r.ad.ad_id, r.position, float(r.price)) for r in rows] == [
+        (item["ad_id"], item["position"], item["price"]) for item in body["items"]
+    ]
+    assert {(r.user.external_id, r.slot.name, r.device, r.hour) for r in rows} == {
+        ("p1", "home", "mobile", 9)
+    }
+    assert all(abs((timezone.now() - r.timestamp).total_seconds()) < 60 for r in rows)
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    assert Impression.objects.filter(timestamp__gte=midnight).count() == 3  # an ORM time filter
+    assert UserHistory.objects.get(user__external_id="p1").impressions == before + 3

@@ -354,12 +354,14 @@ def rows_written(scale: float) -> int:
 
 
 def growth(rows: list[dict], value) -> str:
-    """Exponent b of cost ~ size**b between the smallest and the largest scale measured."""
+    """Exponent b of cost ~ size**b between each pair of successive scales measured."""
     points = [(r["scale"], value(r)) for r in rows if value(r)]
     if len(points) < 2:
         return "n/a"
-    (s0, a), (s1, b) = points[0], points[-1]
-    return f"{math.log(b / a) / math.log(s1 / s0):.2f} ({s0:g} to {s1:g})"
+    return ", ".join(
+        f"{math.log(b / a) / math.log(s1 / s0):.2f} ({s0:g} to {s1:g})"
+        for (s0, a), (s1, b) in zip(points, points[1:], strict=False)
+    )
 
 
 def dataset_seconds(r: dict) -> float | None:
@@ -399,9 +401,11 @@ def plot(rows: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(3, 4, figsize=(16, 10))
+    every = [r["scale"] * FULL["interactions"] for r in rows]
+    span = (min(every), max(every))
     for axis, (label, value) in zip(axes.flat, METRICS, strict=True):
         points = [(r["scale"] * FULL["interactions"], value(r)) for r in rows if value(r)]
-        if not points:
+        if len(points) < 2:
             axis.set_visible(False)
             continue
         sizes, values = zip(*points, strict=True)
@@ -411,6 +415,7 @@ def plot(rows: list[dict]) -> None:
         )
         axis.set_title(label)
         axis.set_xlabel("interactions")
+        axis.set_xlim(span[0] / 1.5, span[1] * 1.5)
         axis.grid(True, which="both", alpha=0.3)
     axes.flat[0].legend()
     figure.suptitle("bench-scale: cost against store size (PostgreSQL, 2 shared cores)")
@@ -423,10 +428,11 @@ def _cell(value, spec: str = ".1f") -> str:
 
 
 def table(rows: list[dict], command: str, left_out: list[str], load: str) -> str:
+    finished = max(r.get("finished", "") for r in rows) or f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
     lines = [
         SECTION,
         "",
-        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {os.cpu_count()} cores shared "
+        f"Date: {finished} UTC. Machine: {os.cpu_count()} cores shared "
         f"with other agents' builds and tests ({stdlib_platform.processor() or 'x86_64'}), "
         f"PostgreSQL 15 on the same machine; load average before: {load}.",
         "",
@@ -526,6 +532,7 @@ def main() -> None:
                 )
             )
             rows[-1]["load"] = load
+            rows[-1]["finished"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
         print(json.dumps(rows[-1], default=str), file=sys.stderr, flush=True)
     left_out = []
     scales = [row["scale"] for row in rows]

@@ -85,7 +85,8 @@ def _times_by_department(events: list[tuple[float, str]]) -> dict[str, list[floa
 
 
 def serving_history(history: UserHistory | None, departments: np.ndarray) -> np.ndarray:
-    """History features [n, 4] of one user against ads of these departments."""
+    """History features [n, 4] of one user against ads of these departments (``history``: a
+    ``UserHistory`` row, or the serving path's ``queries.HistoryCounts`` of one)."""
     features = np.zeros((len(departments), len(HISTORY_COLUMNS)))
     if history is None:
         return features

@@ -167,8 +167,11 @@ class Books:
         self._book: AdBook | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> AdBook:
-        generation = current_generation()  # read before building: a later change moves it
+    def get(self, generation: int | None = None) -> AdBook:
+        """The book of ``generation`` (read now when not given; read it before building: a
+        later change moves it)."""
+        if generation is None:
+            generation = current_generation()
         book = self._book
         if book is None or book.generation != generation:
             with self._lock:

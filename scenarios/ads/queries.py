@@ -17,12 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
 from catalog.models import User
 
 from .models import Ad, Campaign, Impression, Inventory, UserHistory
+
+
+class HistoryCounts(NamedTuple):
+    """A ``UserHistory`` row's counters, as ``history.serving_history`` reads them."""
+
+    impressions: int
+    clicks: int
+    purchases: dict
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,7 @@ class Viewer:
     age_band: str
     location: str
     segments: list
-    history: tuple[int, int, dict] | None  # impressions, clicks, purchases by department
+    history: HistoryCounts | None  # None: no UserHistory row yet
 
 
 def _json(value):
@@ -78,7 +87,7 @@ def generation_and_viewer(external_id: str | None) -> tuple[int, Viewer | None]:
         )
     if pk is None:
         return generation or 0, None
-    history = None if history_pk is None else (shown, clicks, _json(bought) or {})
+    history = None if history_pk is None else HistoryCounts(shown, clicks, _json(bought) or {})
     return generation or 0, Viewer(pk, age_band, location, _json(segments) or [], history)
 
 

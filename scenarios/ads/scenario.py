@@ -34,8 +34,8 @@ from .history import (
     write_totals,
 )
 from .inventory import AdBook, books
-from .models import Campaign, Click, Impression, UserHistory
-from .queries import campaign_states, log_impressions
+from .models import Campaign, Click, Impression
+from .queries import campaign_states, generation_and_viewer, log_impressions
 
 FAMILIES = {"logistic": LogisticCTR, "deepfm": DeepFM}
 # The model's categorical fields, in column order ("ad" first: its vocabulary is what the
@@ -260,9 +260,10 @@ class AdsScenario(Scenario):
 
     # ---- serving --------------------------------------------------------------------------
     def resolve(self, request, context):
-        from catalog.models import Item, User
+        from catalog.models import Item
 
-        book = books.get()
+        generation, user = generation_and_viewer(request.user_id or None)
+        book = books.get(generation)
         slot = book.slots.get(request.slot)
         if slot is None:
             raise InvalidRequest(f"no slot {request.slot!r}")
@@ -270,10 +271,6 @@ class AdsScenario(Scenario):
             raise InvalidRequest(
                 f"slot {slot.name!r} has {slot.positions} positions; n={request.n}"
             )
-        user = None
-        if request.user_id:
-            user = User.objects.select_related("ad_history").filter(external_id=request.user_id)
-            user = user.first()
         page_item = request.context.get("item_id")
         page = Item.objects.filter(external_id=page_item).first() if page_item else None
         context.notes.update(
@@ -310,7 +307,7 @@ class AdsScenario(Scenario):
             context.fallback = True
             pctr[rows] = float(settings["prior_ctr"])
         elif len(rows):
-            history = user.ad_history if user is not None and _has_history(user) else None
+            history = user.history if user is not None else None
             codes = encoded_rows(
                 context.state,
                 book.derived(("codes", context.version_id), lambda: ad_codes(book, context.state)),
@@ -474,10 +471,3 @@ class AdsScenario(Scenario):
 
     def feedback_events(self):
         return Click.objects.annotate(event_type=Value("ad_click", output_field=CharField()))
-
-
-def _has_history(user) -> bool:
-    try:
-        return isinstance(user.ad_history, UserHistory)
-    except UserHistory.DoesNotExist:
-        return False

@@ -220,3 +220,11 @@ class HealthSerializer(serializers.Serializer):
     components = serializers.DictField(
         child=HealthComponentSerializer(), help_text="database, cache, broker and models."
     )
+
+
+class UserExportSerializer(serializers.Serializer):
+    user = UserSerializer()
+    tables = serializers.DictField(
+        child=serializers.ListField(child=serializers.DictField()),
+        help_text='Rows about the user by table ("catalog.interaction", "social.follow", ...).',
+    )

@@ -15,4 +15,5 @@ urlpatterns = [
     path("users", views.UserListView.as_view(), name="user-list"),
     path("users/batch", views.UserBatchView.as_view(), name="user-batch"),
     path("users/<str:user_id>", views.UserDetailView.as_view(), name="user-detail"),
+    path("users/<str:user_id>/export", views.UserExportView.as_view(), name="user-export"),
 ]

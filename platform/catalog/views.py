@@ -20,6 +20,7 @@ from catalog.exceptions import BatchValidationError, flatten_errors
 from catalog.filters import InteractionFilter, ItemFilter, UserFilter
 from catalog.ingestion import MAX_BATCH_SIZE, ingest, split_payload
 from catalog.models import Interaction, Item, User
+from catalog.privacy import rows_held_about
 from catalog.serializers import (
     ErrorSerializer,
     EventBatchSerializer,
@@ -31,6 +32,7 @@ from catalog.serializers import (
     SingleEventSerializer,
     UpsertResultSerializer,
     UserBatchSerializer,
+    UserExportSerializer,
     UserSerializer,
 )
 from catalog.signals import item_hidden, user_erased
@@ -382,6 +384,25 @@ class UserDetailView(ExternalIdDetailView):
             user.delete()  # cascades to the user's interactions
             transaction.on_commit(lambda: user_erased.send(sender=User, user_id=external_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    summary="Everything held about a user (privacy export)",
+    description=(
+        "The user's record and every row about them in every table of the platform: events "
+        "and each scenario's own rows (follows, blocks, FAQ queries, coupon assignments and "
+        "redemptions, ad impressions and clicks...), keyed by table. Users and items are named "
+        "by their external ids. DELETE /users/{user_id} erases all of it."
+    ),
+    responses={200: UserExportSerializer, **ERRORS, **NOT_FOUND},
+)
+class UserExportView(APIView):
+    def get(self, request, user_id):
+        external_id = checked_external_id(user_id, "user_id")
+        user = User.objects.filter(external_id=external_id).first()
+        if user is None:
+            raise NotFound(f"No user with user_id {external_id!r}: nothing is held about them.")
+        return Response({"user": UserSerializer(user).data, "tables": rows_held_about(user)})
 
 
 class HealthView(APIView):

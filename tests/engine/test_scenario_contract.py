@@ -170,9 +170,20 @@ def test_deleting_a_user_removes_every_row_the_scenario_keeps_of_them(
         return sum(model.objects.filter(**{name: user}).count() for model, name in owned)
 
     assert rows() > 0 or scenario.slug == "products"
+    exported = read_client.get(f"/api/v1/users/{user.external_id}/export")
+    assert exported.status_code == 200, exported.content
+    tables = exported.json()["tables"]
+    for model, name in owned:  # the export lists every row the scenario keeps of them
+        held = model.objects.filter(**{name: user}).count()
+        listed = [
+            row for row in tables.get(model._meta.label_lower, []) if row[name] == user.external_id
+        ]
+        assert len(listed) == held, (model._meta.label_lower, name)
+    assert tables["catalog.interaction"]  # and their events
     response = write_client.delete(f"/api/v1/users/{user.external_id}")
     assert response.status_code in (200, 204), response.content
     assert rows() == 0
+    assert read_client.get(f"/api/v1/users/{user.external_id}/export").status_code == 404
 
 
 def test_the_openapi_schema_shows_each_kinds_answer(scenario, db):

@@ -127,3 +127,49 @@ def test_impressions_are_logged_as_the_orm_reads_them(seeded, read_client):
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     assert Impression.objects.filter(timestamp__gte=midnight).count() == 3  # an ORM time filter
     assert UserHistory.objects.get(user__external_id="p1").impressions == before + 3
+
+
+PLAIN_QUERIES = {
+    "slot=home",
+    "slot=home&user_id=p1&n=3&device=mobile&hour=0",
+    "slot=home&n=1&hour=23&item_id=book-1",
+    "slot=home&user_id=p1&user_id=p2",
+}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        *sorted(PLAIN_QUERIES),
+        "slot=home&n=0",
+        "slot=home&n=101",
+        "slot=home&n=%20%203",
+        "slot=home&n=3.0",
+        "slot=home&hour=24",
+        "slot=home&hour=-1",
+        "slot=home&hour=%D9%A3",  # an Arabic-Indic digit
+        "slot=%20home%20",
+        "slot=",
+        "slot=home&device=" + "d" * 33,
+        "slot=home&user_id=a%00b",
+        "slot=home&user_id=a%09b",
+        "slot=home&colour=red",
+        "n=3",
+    ],
+)
+def test_the_plain_query_read_gives_what_the_serializer_gives(query):
+    """A query read directly is the request SlotQuery makes of it; any other goes to SlotQuery."""
+    from django.http import QueryDict
+    from rest_framework.exceptions import ValidationError
+
+    from engine.kinds import SlotQuery
+    from scenarios.ads.api import plain_request
+
+    params = QueryDict(query)
+    try:
+        expected = SlotQuery.request_from(params)
+    except ValidationError:
+        expected = None
+    found = plain_request(params)
+    assert found is None or found == expected, (found, expected)
+    assert (found is not None) == (query in PLAIN_QUERIES), query

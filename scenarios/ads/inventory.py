@@ -60,6 +60,9 @@ class AdBook:
     locations: tuple[np.ndarray, dict[str, np.ndarray]]
     page_categories: tuple[np.ndarray, dict[str, np.ndarray]]
     row_of: dict[str, int]
+    # departments as codes into department_names (serving looks a user's purchases up per name)
+    department_names: list[str] = field(default_factory=list)
+    department_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     blocked: dict[int, float] = field(default_factory=dict)  # campaign pk -> skip until
     _derived: dict = field(default_factory=dict)  # (what, version, ...) -> array
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -141,6 +144,8 @@ def build(generation: int) -> AdBook:
     )
     columns = list(zip(*ads, strict=True)) if ads else [()] * 11
     categories = np.array(columns[7], dtype=str)
+    departments = np.array([department(c) for c in categories.tolist()], dtype=str)
+    names, codes = np.unique(departments, return_inverse=True)
     return AdBook(
         generation=generation,
         slots=slots,
@@ -152,11 +157,13 @@ def build(generation: int) -> AdBook:
         ends=np.array([e.timestamp() for e in columns[5]], dtype=np.float64),
         item_ids=np.array(columns[6], dtype=str),
         categories=categories,
-        departments=np.array([department(c) for c in categories.tolist()], dtype=str),
+        departments=departments,
         segments=_masks([list(v or ()) for v in columns[8]]),
         locations=_masks([list(v or ()) for v in columns[9]]),
         page_categories=_masks([list(v or ()) for v in columns[10]]),
         row_of={ad_id: row for row, ad_id in enumerate(columns[1])},
+        department_names=names.tolist(),
+        department_codes=codes.reshape(-1).astype(np.int64),
     )
 
 

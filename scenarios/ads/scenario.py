@@ -318,7 +318,7 @@ class AdsScenario(Scenario):
                 user.age_band if user else "",
                 user.location if user else "",
             )
-            numeric = serving_history(history, book.departments[rows])
+            numeric = serving_history(history, book.department_codes[rows], book.department_names)
             pctr[rows] = predict_encoded(context.state, numeric, codes)
         value = pctr[rows] * book.bids[rows]
         order = np.argsort(-value, kind="stable")
@@ -354,12 +354,17 @@ class AdsScenario(Scenario):
         keep = np.zeros(len(slate), dtype=bool)
         taken: set[int] = set()
         wanted, j = request.n + 1, 0
-        if explore is not None:
-            ok.update(self._live(context, [int(book.campaigns[explore])]))
+        # The exploration pick's campaign is asked with the first batch.
+        batch = {int(book.campaigns[explore]): None} if explore is not None else {}
         while j < len(rows) and len(taken) < wanted:
-            batch = list(dict.fromkeys(c for c in campaigns[j:] if c not in ok))[:batch_size]
+            for k in range(j, len(rows)):
+                if len(batch) >= batch_size:
+                    break
+                if campaigns[k] not in ok:
+                    batch[campaigns[k]] = None
             if batch:
-                ok.update(self._live(context, batch))
+                ok.update(self._live(context, list(batch)))
+                batch = {}
             while j < len(rows) and campaigns[j] in ok and len(taken) < wanted:
                 if ok[campaigns[j]] and campaigns[j] not in taken:
                     keep[j] = True

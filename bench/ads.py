@@ -27,6 +27,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+# The serving bench's own PostgreSQL database (read when bench/serve.py is imported just below),
+# dropped before and after a run.
+SERVE_PG_URL = "postgres://postgres@127.0.0.1:5432/recoplatform_bench_ads"
+os.environ.setdefault("BENCH_PG_URL", SERVE_PG_URL)
 
 from quality_families import best_of, grid, short  # noqa: E402
 from results_file import write_section  # noqa: E402
@@ -257,13 +261,16 @@ from django.db import connection
 with connection.cursor() as cursor:
     cursor.execute("ANALYZE")
 config = ScenarioConfig.for_slug("ads")
-config.settings = {**config.settings, "model": "deepfm", "hyperparameters": {"epochs": 5}}
+# DeepFM itself (no model search, which may serve logistic regression instead).
+config.settings = {**config.settings, "model": "deepfm", "model_search": False,
+                   "hyperparameters": {"epochs": 5}}
 config.save()
 started = time.perf_counter()
 call_command("train", "ads", "--wait")
 version = ModelVersion.objects.filter(scenario="ads").latest("pk")
 report.update(version=version.pk, status=version.status, error=version.error,
               train_seconds=round(time.perf_counter() - started, 1),
+              algorithm=version.algorithm,
               auc=version.metrics.get("auc"), campaigns=Campaign.objects.count(),
               ads=Ad.objects.count(), log=len(impressions), log_clicks=len(clicks))
 """
@@ -278,10 +285,25 @@ def serving(backends: list[str], seconds: int, rounds: int, campaigns: int, per:
         .replace("LOG", str(log))
     )
     endpoint = Endpoint("ads/serve (1,000 campaigns, 10,000 ads)", serve_paths(600))
-    return [
-        bench_endpoints(setup, [endpoint], backend=backend, seconds=seconds, rounds=rounds)
-        for backend in backends
-    ]
+    own_database = os.environ["BENCH_PG_URL"] == SERVE_PG_URL and "postgresql+redis" in backends
+    if own_database:
+        drop_database(SERVE_PG_URL)
+    try:
+        return [
+            bench_endpoints(setup, [endpoint], backend=backend, seconds=seconds, rounds=rounds)
+            for backend in backends
+        ]
+    finally:
+        if own_database:
+            drop_database(SERVE_PG_URL)
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def serve_paths(users: int) -> list[str]:
@@ -361,7 +383,8 @@ def main():
             "### Serving /api/v1/ads/serve",
             "",
             f"{info['campaigns']:,} active campaigns, {info['ads']:,} ads (a fifth of campaigns "
-            "target a location, a segment or a department), 3 slots; DeepFM trained on "
+            "target a location, a segment or a department), 3 slots; "
+            f"{info['algorithm'] or 'DeepFM'} trained on "
             f"{info['log']:,} logged impressions ({info['train_seconds']} s, version "
             f"{info['status']}). Requests rotate over 600 users, the three slots, two devices "
             "and the hours; each answer logs its impressions and moves the user's history "

@@ -37,6 +37,12 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-m
 DEBUG = env_bool("DJANGO_DEBUG", EMBEDDED)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["*"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Browser frontends on other origins may call the API (keys, never cookies); the admin and the
+# demo page answer no cross-origin request. None allowed unless listed.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/v1/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 3600
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -49,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_filters",
     "django_celery_beat",
+    "corsheaders",
     "catalog",
     "engine",
     "storefront",
@@ -64,6 +71,7 @@ INSTALLED_APPS += scenario_apps(RECO_SCENARIOS)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's session, CSRF, login, messages and frame-options middleware, skipped under
     # /api/v1/ (API-key clients keep no session): config/middleware.py.

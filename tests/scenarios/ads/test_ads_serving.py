@@ -152,3 +152,32 @@ def test_encoded_scoring_matches_predict_proba(trained, family):
         expected = model.predict_proba(history, strings)
         codes = encoded_rows(model, ad_codes(book, model), rows, *context)
         assert np.allclose(predict_encoded(model, history, codes), expected, atol=1e-9)
+
+
+def test_one_round_trip_reads_the_generation_the_user_and_their_history(trained):
+    """What the ORM reads, in one query: no user, an unknown one, one with no history row yet,
+    one with a row (purchases by department included)."""
+    from catalog.models import User
+    from scenarios.ads.inventory import bump_generation, current_generation
+    from scenarios.ads.models import UserHistory
+    from scenarios.ads.queries import generation_and_viewer
+
+    bump_generation()
+    user = User.objects.get(external_id="p1")
+    user.segments, user.location, user.age_band = ["vip"], "Lyon", "25-34"
+    user.save()
+    UserHistory.objects.filter(user=user).delete()
+    with CaptureQueriesContext(connection) as captured:
+        generation, viewer = generation_and_viewer("p1")
+    assert len(captured.captured_queries) == 1 and generation == current_generation()
+    assert (viewer.pk, viewer.segments, viewer.location, viewer.age_band) == (
+        user.pk,
+        ["vip"],
+        "Lyon",
+        "25-34",
+    )
+    assert viewer.history is None
+    UserHistory.objects.create(user=user, impressions=5, clicks=2, purchases={"books": 3})
+    assert generation_and_viewer("p1")[1].history == (5, 2, {"books": 3})
+    assert generation_and_viewer("nobody") == (generation, None)
+    assert generation_and_viewer(None) == (generation, None)

@@ -341,14 +341,35 @@ class ModelVersionAdmin(PlotMixin, admin.ModelAdmin):
 
     @admin.display(description="held-out metrics")
     def metrics_table(self, obj):
+        """This version's offline metrics beside the promoted version's, when that is another."""
         if not obj.metrics:
             return "-"
+        served = ModelVersion.promoted(obj.scenario)
+        other = served if served is not None and served.pk != obj.pk else None
+        names = sorted(set(obj.metrics) | set(other.metrics if other else ()))
+
+        def cell(metrics, name):
+            value = metrics.get(name)
+            return f"{value:.4f}" if isinstance(value, int | float) else "-"
+
+        header = format_html(
+            "<tr><th>metric</th><th>v{}</th>{}</tr>",
+            obj.pk,
+            format_html("<th>v{} (promoted)</th>", other.pk) if other else "",
+        )
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td></tr>",
-            ((k, f"{v:.4f}") for k, v in sorted(obj.metrics.items())),
+            "<tr><td>{}</td><td>{}</td>{}</tr>",
+            (
+                (
+                    name,
+                    cell(obj.metrics, name),
+                    format_html("<td>{}</td>", cell(other.metrics, name)) if other else "",
+                )
+                for name in names
+            ),
         )
-        return format_html("<table>{}</table>", rows)
+        return format_html("<table>{}{}</table>", header, rows)
 
     @admin.display(description="model search")
     def search_table(self, obj):

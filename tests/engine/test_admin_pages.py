@@ -88,3 +88,16 @@ def test_preview_shows_what_a_user_gets_without_counting_an_impression(
     assert "n must be a whole number from 1 to 100" in refused
     cold = admin_client.get(url, {"user_id": "stranger"}).content.decode()
     assert "cold start" in cold and "no events: a cold start" in cold
+
+
+def test_a_version_page_shows_its_metrics_beside_the_promoted_ones(
+    store, train_products, admin_client
+):
+    served = train_products(model="itemknn")
+    candidate = train_products(model="popularity", auto_promote=False)
+    page = admin_client.get(f"/admin/engine/modelversion/{candidate.pk}/change/").content.decode()
+    assert f"<th>v{candidate.pk}</th><th>v{served.pk} (promoted)</th>" in page
+    ndcg = f"<td>ndcg@10</td><td>{candidate.metrics['ndcg@10']:.4f}</td>"
+    assert ndcg + f"<td>{served.metrics['ndcg@10']:.4f}</td>" in page
+    own = admin_client.get(f"/admin/engine/modelversion/{served.pk}/change/").content.decode()
+    assert f"v{served.pk} (promoted)</th>" not in own  # the promoted one has nothing beside it

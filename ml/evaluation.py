@@ -69,15 +69,20 @@ def evaluate(
     item_vectors: np.ndarray | None = None,
     item_categories: np.ndarray | None = None,
     batch_size: int = 1024,
+    max_users: int | None = None,
 ) -> dict[str, float]:
     """Metrics of a fitted model on ``test`` (same shape as ``train``).
 
     Returns the ranking metrics at ``k``, catalog coverage and novelty (popularity from
     ``train``), intra-list diversity when item vectors or categories are given, the number of
-    evaluated users and the seconds spent recommending.
+    evaluated users and the seconds spent recommending. With ``max_users``, at most that many
+    users with held-out items are scored, the same random sample on every call (so trials of a
+    search compare on the same users).
     """
     train, test = _check_pair(train, test)
     users = np.flatnonzero(np.diff(test.indptr) > 0)
+    if max_users is not None and len(users) > max_users:
+        users = np.sort(np.random.default_rng(0).choice(users, max_users, replace=False))
     started = time.perf_counter()
     lists = recommend_all(model, users, train, k, batch_size)
     predict_seconds = time.perf_counter() - started

@@ -85,6 +85,15 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "minimum": 1,
             "description": "similar items: exact search up to this many items, faiss above",
         },
+        "evaluation_max_users": {
+            "type": "integer",
+            "minimum": 100,
+            "description": (
+                "held-out users the evaluation and each model-search trial score, a fixed "
+                "random sample above it: scoring every user against every item grows as "
+                "users x items"
+            ),
+        },
     },
 }
 
@@ -99,6 +108,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "test_ratio": 0.25,
     "active_user_days": 90,
     "exact_search_max_items": DEFAULT_EXACT_THRESHOLD,
+    "evaluation_max_users": 10_000,
     "search_families": list(SEARCH_FAMILIES),
 }
 
@@ -146,6 +156,7 @@ class ProductsScenario(Scenario):
         data = self.build_dataset(settings)
         features = data.memberships if data.memberships.shape[1] else None
         train, test = stratified_split_matrix(data.matrix, ratio=1 - settings["test_ratio"])
+        max_users = settings["evaluation_max_users"]
 
         def inputs(cls, part: sp.csr_matrix) -> sp.csr_matrix:
             # A family reading event times gets the same pairs with their latest event time.
@@ -159,7 +170,7 @@ class ProductsScenario(Scenario):
 
         def objective(name: str, params: dict[str, Any]) -> float:
             model = fitted(name, params, train)
-            return evaluate(model, train, test, k=10)[self.primary_metric]
+            return evaluate(model, train, test, k=10, max_users=max_users)[self.primary_metric]
 
         searching = settings["model_search"] and test.nnz > 0
         name, params, record = search_model(
@@ -177,7 +188,9 @@ class ProductsScenario(Scenario):
             progress(0.6, "evaluating on the held-out split")
             metrics = {
                 key: float(value)
-                for key, value in evaluate(evaluated, train, test, k=10).items()
+                for key, value in evaluate(
+                    evaluated, train, test, k=10, max_users=max_users
+                ).items()
                 if np.isscalar(value)
             }
         progress(0.7, f"fitting {name} on all data")

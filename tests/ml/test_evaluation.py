@@ -135,3 +135,18 @@ def test_markdown_table_formats_headers_and_numbers():
         "| EASE | 0.483 | 1.500 |",
         "| implicit ALS | 0.400 |  |",
     ]
+
+
+def test_evaluate_scores_a_fixed_sample_of_users_past_max_users():
+    train = sp.random(400, 30, density=0.1, format="csr", random_state=1, dtype=np.float32)
+    test = sp.random(400, 30, density=0.05, format="csr", random_state=2, dtype=np.float32)
+    model = FixedOrder().fit(train)
+    everyone = evaluate(model, train, test, k=5)
+    sampled = evaluate(model, train, test, k=5, max_users=100)
+    assert sampled["users"] == 100 < everyone["users"]
+    again = evaluate(model, train, test, k=5, max_users=100)
+    assert {k: v for k, v in again.items() if k != "predict_seconds"} == {
+        k: v for k, v in sampled.items() if k != "predict_seconds"
+    }  # the same users every call
+    assert evaluate(model, train, test, k=5, max_users=10_000)["users"] == everyone["users"]
+    assert abs(sampled["ndcg@5"] - everyone["ndcg@5"]) < 0.1  # a sample of the same users

@@ -4,20 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('engine', '0002_model_search'),
+        ("engine", "0002_model_search"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelversion',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='Last sign of life of the process training it.', null=True),
+            model_name="modelversion",
+            name="heartbeat_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last sign of life of the process training it.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='worker',
-            field=models.CharField(blank=True, help_text='The Celery worker running it (empty: in-process).', max_length=255),
+            model_name="modelversion",
+            name="worker",
+            field=models.CharField(
+                blank=True,
+                help_text="The Celery worker running it (empty: in-process).",
+                max_length=255,
+            ),
         ),
     ]

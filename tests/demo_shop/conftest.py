@@ -98,7 +98,7 @@ def page(browser, demo_shop):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)  # a busy 2-core machine answers slowly, not wrongly
     page.goto(f"{demo_shop.url}/demo/")
     yield page
     context.close()

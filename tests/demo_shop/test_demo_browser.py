@@ -43,6 +43,10 @@ def test_a_click_is_recorded_and_changes_the_next_view(page, demo_shop):
     assert before[0] not in shown(page, "#similar")
     page.click("#add-to-cart")
     page.wait_for_selector("#cart-lines li")
+    for sent in (f"view {before[0]}", f"add_to_cart {before[0]}"):  # answered, so written
+        page.wait_for_function(
+            "text => document.getElementById('activity').innerText.includes(text)", arg=sent
+        )
 
     events = demo_shop.rows(
         "SELECT e.event_type, e.recommendation_id FROM catalog_interaction e "

@@ -307,19 +307,12 @@ def lua_request(request: str | tuple[str, str, object]) -> str:
     return f'{{"{method}", "{path}", [==[{json.dumps(body)}]==]}}'
 
 
-def measure(
-    port: int, paths: list, key: str, seconds: float, connections: int, limit: int = 0
-) -> dict:
-    """One wrk run (one thread, keep-alive where the server allows) over ``paths`` in turn."""
-    script = LUA.format(
-        requests=", ".join(lua_request(path) for path in paths),
-        limit=limit,
-        response=LUA_STOP if limit else "",
-    )
+def run_wrk_script(port: int, key: str, script: str, seconds: float, connections: int) -> str:
+    """wrk's output for one run (one thread) of the Lua ``script`` with the API key."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
         lua.write(script)
     try:
-        output = subprocess.run(
+        return subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name]
             + ["-H", f"Authorization: Api-Key {key}", f"http://127.0.0.1:{port}"],
             capture_output=True,
@@ -329,6 +322,18 @@ def measure(
         ).stdout
     finally:
         os.unlink(lua.name)
+
+
+def measure(
+    port: int, paths: list, key: str, seconds: float, connections: int, limit: int = 0
+) -> dict:
+    """One wrk run (one thread, keep-alive where the server allows) over ``paths`` in turn."""
+    script = LUA.format(
+        requests=", ".join(lua_request(path) for path in paths),
+        limit=limit,
+        response=LUA_STOP if limit else "",
+    )
+    output = run_wrk_script(port, key, script, seconds, connections)
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     if rate is None or set(latency) != {"50", "99"}:

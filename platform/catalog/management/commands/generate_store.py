@@ -431,17 +431,18 @@ class StoreGenerator:
             for low in range(0, size, self.batch_size):
                 high = min(low + self.batch_size, size)
                 part = slice(low, high)
+                rows = zip(
+                    users[part].tolist(),
+                    items[part].tolist(),
+                    types[part].tolist(),
+                    seconds[part].tolist(),
+                    strict=True,
+                )
                 if self.copy:
                     lines = (
                         f"{u}\t{i}\t{EVENT_TYPES[t]}\t\\N\t{minute_text[s // 60]}"
                         f"{second_text[s % 60]}\t{{}}\t\t\\N\t{stamp}\n"
-                        for u, i, t, s in zip(
-                            users[part].tolist(),
-                            items[part].tolist(),
-                            types[part].tolist(),
-                            seconds[part].tolist(),
-                            strict=True,
-                        )
+                        for u, i, t, s in rows
                     )
                     columns = (
                         "user_id, item_id, event_type, value, timestamp, context, "
@@ -456,13 +457,7 @@ class StoreGenerator:
                             event_type=EVENT_TYPES[t],
                             timestamp=self.start + timedelta(seconds=s),
                         )
-                        for u, i, t, s in zip(
-                            users[part].tolist(),
-                            items[part].tolist(),
-                            types[part].tolist(),
-                            seconds[part].tolist(),
-                            strict=True,
-                        )
+                        for u, i, t, s in rows
                     )
                     self._bulk_create(Interaction, objects, high - low, bar)
 

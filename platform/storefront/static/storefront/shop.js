@@ -506,18 +506,28 @@
     return Promise.all(jobs);
   }
 
-  async function renderProduct(itemId) {
-    const view = mount("product-template");
+  /** Mount ``template`` and fill its title, description and category from the catalog item;
+   * null (with the error shown) when the item cannot be read. */
+  async function mountItem(template, itemId) {
+    const view = mount(template);
     let item;
     try {
       item = await getItem(itemId);
     } catch (error) {
       failed(view, error);
-      return;
+      return null;
     }
     view.querySelector('[data-field="title"]').textContent = item.title || item.item_id;
     view.querySelector('[data-field="description"]').textContent = item.description;
     view.querySelector('[data-field="category"]').textContent = item.category;
+    return { view: view, item: item };
+  }
+
+  async function renderProduct(itemId) {
+    const shown = await mountItem("product-template", itemId);
+    if (!shown) return;
+    const view = shown.view;
+    const item = shown.item;
     view.querySelector('[data-field="price"]').textContent = money(item.price);
     view.querySelector(".product-detail").setAttribute("data-product-id", item.item_id);
     view.querySelector("#add-to-cart").addEventListener("click", function () {
@@ -535,17 +545,10 @@
   }
 
   async function renderArticle(itemId) {
-    const view = mount("article-template");
-    let article;
-    try {
-      article = await getItem(itemId);
-    } catch (error) {
-      failed(view, error);
-      return;
-    }
-    view.querySelector('[data-field="title"]').textContent = article.title || article.item_id;
-    view.querySelector('[data-field="description"]').textContent = article.description;
-    view.querySelector('[data-field="category"]').textContent = article.category;
+    const shown = await mountItem("article-template", itemId);
+    if (!shown) return;
+    const view = shown.view;
+    const article = shown.item;
     view.querySelector("#like-article").addEventListener("click", function () {
       postEvents([{ item_id: article.item_id, type: "like" }])
         .then(() => setStatus("article-status", "Liked: your feed leans this way now.", "ok"))

@@ -16,7 +16,6 @@ no campaign or offer over budget.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -30,7 +29,15 @@ from pathlib import Path
 import httpx
 import psycopg
 from results_file import write_section
-from serve import ROOT, THREAD_LIMITS, Gunicorn, load_average, run_wrk_script, to_ms
+from serve import (
+    ROOT,
+    THREAD_LIMITS,
+    Gunicorn,
+    load_average,
+    lua_request,
+    run_wrk_script,
+    to_ms,
+)
 
 DATABASE = "recoplatform_load"
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -83,25 +90,21 @@ def lua_table(entries: list) -> str:
     return "{" + ", ".join(entries) + "}"
 
 
-def wrk_script(tag: str, requests: list[tuple]) -> str:
-    entries = []
-    for method, path, *body in requests:
-        if body:
-            entries.append(f'{{"{method}", "{path}", [==[{json.dumps(body[0])}]==]}}')
-        else:
-            entries.append(f'{{"{method}", "{path}"}}')
+def wrk_script(tag: str, requests: list[str | tuple]) -> str:
     return LUA.format(
-        requests=lua_table(entries), users=lua_table(f'"{u}"' for u in USERS), tag=tag
+        requests=lua_table(lua_request(request) for request in requests),
+        users=lua_table(f'"{u}"' for u in USERS),
+        tag=tag,
     )
 
 
 TRAFFIC = {
-    "products": [("GET", "/api/v1/products/recommendations?user_id=USER&n=10")],
-    "content": [("GET", "/api/v1/content/feed?user_id=USER&n=10")],
-    "social": [("GET", "/api/v1/social/suggestions?user_id=USER&n=10")],
+    "products": ["/api/v1/products/recommendations?user_id=USER&n=10"],
+    "content": ["/api/v1/content/feed?user_id=USER&n=10"],
+    "social": ["/api/v1/social/suggestions?user_id=USER&n=10"],
     "faq": [("POST", "/api/v1/faq/answer", {"query": q, "user_id": "USER"}) for q in QUESTIONS],
-    "ads": [("GET", f"/api/v1/ads/serve?user_id=USER&slot={s}&n=1") for s in ("home", "product")],
-    "coupons": [("GET", "/api/v1/coupons/offers?user_id=USER&n=1")],
+    "ads": [f"/api/v1/ads/serve?user_id=USER&slot={s}&n=1" for s in ("home", "product")],
+    "coupons": ["/api/v1/coupons/offers?user_id=USER&n=1"],
     "events": [
         (
             "POST",

@@ -240,6 +240,13 @@ BASE_SETTINGS_SCHEMA: dict[str, Any] = {
         "items": {"type": "string"},
         "description": "families the search tries (empty: every family the scenario offers)",
     },
+    "scoring_shard_users": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000000,
+        "description": "users per scoring task when lists are precomputed: the shards run on "
+        "every worker of the scenario's scoring queue at once",
+    },
 }
 BASE_DEFAULT_SETTINGS: dict[str, Any] = {
     "model": "",
@@ -252,6 +259,7 @@ BASE_DEFAULT_SETTINGS: dict[str, Any] = {
     "search_budget_seconds": 120,
     "search_max_trials": 60,
     "search_families": [],
+    "scoring_shard_users": 5000,
 }
 
 
@@ -338,11 +346,17 @@ class Scenario:
         """
         raise NotImplementedError(f"{self.slug}: train() is not implemented")
 
+    def users_to_score(self, version: ModelVersion) -> list[str]:
+        """Ids of the users whose lists the scoring queue precomputes for ``version`` (its active
+        users); [] when a scenario precomputes none. The engine splits them into shards of
+        ``scoring_shard_users`` and scores each shard in a task of its own."""
+        return []
+
     def score_users(
-        self, version: ModelVersion, progress: Progress, user_ids: list[str] | None = None
+        self, version: ModelVersion, progress: Progress, user_ids: list[str]
     ) -> dict[str, Any]:
-        """Precomputed lists keyed by user id: for active users, or for ``user_ids`` alone (their
-        events just changed); {} when a scenario has none."""
+        """Precomputed lists of ``user_ids`` (a shard of :meth:`users_to_score`, or users whose
+        events just changed) keyed by user id; users with nothing to list are left out."""
         return {}
 
     # ---- serving: the stages engine.pipeline runs, in order -------------------------------

@@ -3,7 +3,7 @@
 Whoever enqueues one names its queue (:func:`engine.queues.send`: a scenario's training and
 scoring runs go to the queues the scenario declares); the rest run on ``default``. A repeated
 delivery of ``train_version`` finds the version no longer queued and does nothing;
-``score_version`` skips a version that is no longer served.
+``score_version`` and ``score_shard`` skip a version that is no longer served.
 """
 
 from celery import shared_task
@@ -42,6 +42,11 @@ def train_scenario(slug: str, triggered_by: str = "schedule") -> int:
 @shared_task(name="engine.score_version", acks_late=True, **RETRY)
 def score_version(version_id: int) -> int:
     return versions.run_scoring(version_id)
+
+
+@shared_task(name="engine.score_shard", acks_late=True, **RETRY)
+def score_shard(version_id: int, user_ids: list[str], total: int) -> int:
+    return versions.score_shard(version_id, user_ids, total)
 
 
 @shared_task(name="engine.score_pending_users", acks_late=True, **RETRY)

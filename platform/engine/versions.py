@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from engine import registry
@@ -273,22 +273,59 @@ def rollback(slug: str) -> ModelVersion:
     return promote(previous, note=f"rollback from v{current.pk}")
 
 
-def run_scoring(version_id: int) -> int:
-    """Precompute lists for active users with a served version; a no-op for any other version."""
+def _served_for_scoring(version_id: int) -> ModelVersion | None:
+    """The version, while it is promoted or in an active experiment; None otherwise."""
     version = ModelVersion.objects.filter(pk=version_id).first()
     if version is None:
-        return 0
+        return None
     in_experiment = Experiment.objects.filter(is_active=True, scenario=version.scenario).filter(
         Q(control_id=version.pk) | Q(treatment_id=version.pk)
     )
     if version.status != Status.PROMOTED and not in_experiment.exists():
         logger.info("version %s is not served; skipping scoring", version_id)
+        return None
+    return version
+
+
+def run_scoring(version_id: int) -> int:
+    """Precompute the lists of a served version's active users: split them into shards of the
+    scenario's ``scoring_shard_users`` and queue one ``engine.score_shard`` task per shard on the
+    scenario's scoring queue, so every worker on it takes a share. Returns the shards queued; a
+    no-op for a version that is not served."""
+    version = _served_for_scoring(version_id)
+    if version is None:
         return 0
     scenario = registry.get(version.scenario)
-    lists = scenario.score_users(version, version.set_progress)
+    users = scenario.users_to_score(version)
+    ModelVersion.objects.filter(pk=version.pk).update(scored_users=0)
+    size = int(scenario.effective_settings(version.settings)["scoring_shard_users"])
+    shards = [users[start : start + size] for start in range(0, len(users), size)]
+    version.set_progress(
+        0.0 if shards else 1.0, f"scoring {len(users)} users in {len(shards)} shards"
+    )
+    for shard in shards:
+        send("engine.score_shard", version.pk, shard, len(users), queue=scenario.scoring_queue)
+    return len(shards)
+
+
+def score_shard(version_id: int, user_ids: list[str], total: int) -> int:
+    """Precompute and store the lists of one shard of ``run_scoring``; returns the lists written.
+    A shard delivered again writes the same lists (the count of scored users may then run over
+    ``total``, never the lists)."""
+    version = _served_for_scoring(version_id)
+    if version is None:
+        return 0
+    scenario = registry.get(version.scenario)
+    lists = scenario.score_users(
+        version,
+        lambda fraction, message: version.set_progress(fraction, f"shard: {message}"),
+        user_ids,
+    )
     timeout = int(version.settings.get("list_ttl_seconds", 86400)) or None
     store_lists(version.scenario, version.pk, lists, timeout)
-    ModelVersion.objects.filter(pk=version.pk).update(scored_users=len(lists))
+    ModelVersion.objects.filter(pk=version.pk).update(scored_users=F("scored_users") + len(lists))
+    scored = ModelVersion.objects.values_list("scored_users", flat=True).get(pk=version.pk)
+    version.set_progress(min(1.0, scored / max(total, 1)), f"scored {scored} of {total} users")
     return len(lists)
 
 

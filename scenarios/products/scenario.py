@@ -210,22 +210,27 @@ class ProductsScenario(Scenario):
             hyperparameters=params,
         )
 
-    def score_users(self, version: ModelVersion, progress, user_ids=None) -> dict[str, Any]:
-        """Candidate lists for users active within ``active_user_days`` of the newest event, or
-        for ``user_ids``."""
+    def users_to_score(self, version: ModelVersion) -> list[str]:
+        """Users with an event within ``active_user_days`` of the newest event."""
+        settings = self.effective_settings(version.settings)
+        newest = Interaction.objects.aggregate(newest=Max("timestamp"))["newest"]
+        if newest is None:
+            return []
+        since = newest - timedelta(days=settings["active_user_days"])
+        active = User.objects.filter(
+            pk__in=Interaction.objects.filter(timestamp__gte=since).values("user_id")
+        )
+        return list(active.order_by("pk").values_list("external_id", flat=True))
+
+    def score_users(self, version: ModelVersion, progress, user_ids) -> dict[str, Any]:
+        """Candidate lists of ``user_ids`` from their latest events."""
         try:
-            state, settings = states.get(self, version.pk)
+            state, _ = states.get(self, version.pk)
         except UnreadableArtifact:
             return {}
-        if user_ids is not None:
-            users = User.objects.filter(external_id__in=user_ids)
-        else:
-            newest = Interaction.objects.aggregate(newest=Max("timestamp"))["newest"]
-            if newest is None:
-                return {}
-            since = newest - timedelta(days=settings["active_user_days"])
-            users = User.objects.filter(interactions__timestamp__gte=since).distinct()
-        active = list(users.values_list("pk", "external_id"))
+        active = list(
+            User.objects.filter(external_id__in=user_ids).values_list("pk", "external_id")
+        )
         snapshot = snapshots.get(self.item_kinds)
         by_signal = freshness.freshness_by_signal()
         if by_signal:  # stamps first: an event committed while scoring then makes its list stale

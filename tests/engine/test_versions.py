@@ -245,3 +245,47 @@ def test_a_training_stamps_its_heartbeat_while_it_runs(
     version = train_products(model="itemknn")
     assert version.status == Status.PROMOTED, version.error
     assert beats[0] > version.started_at
+
+
+def test_scoring_is_sharded_across_the_scoring_queue(store, train_products, monkeypatch):
+    """Precomputing lists is split into shards of ``scoring_shard_users`` users, one task each on
+    the scenario's scoring queue, so N workers share it; every active user is in one shard, and
+    the shards together write every list."""
+    from django.core.cache import cache
+
+    from engine import registry
+    from engine.lists import load_list
+
+    version = train_products(model="itemknn", scoring_shard_users=5)
+    sent = []
+    monkeypatch.setattr(
+        versions, "send", lambda name, *args, queue: sent.append((name, args, queue))
+    )
+    assert versions.run_scoring(version.pk) == 3
+    queue = registry.get("products").scoring_queue
+    assert [(name, len(args[1]), args[2], q) for name, args, q in sent] == [
+        ("engine.score_shard", 5, 12, queue),
+        ("engine.score_shard", 5, 12, queue),
+        ("engine.score_shard", 2, 12, queue),
+    ]
+    shards = [args[1] for _, args, _ in sent]
+    users = [user for shard in shards for user in shard]
+    assert sorted(users) == sorted(set(users)) and len(users) == 12
+    cache.clear()  # the promotion's own scoring wrote them already
+    assert all(load_list("products", version.pk, user) is None for user in users)
+    version.refresh_from_db()
+    assert version.scored_users == 0 and version.progress == 0.0
+
+    assert [versions.score_shard(version.pk, shard, 12) for shard in shards] == [5, 5, 2]
+    version.refresh_from_db()
+    assert version.scored_users == 12 and version.progress == 1.0
+    assert version.progress_message == "scored 12 of 12 users"
+    assert all(load_list("products", version.pk, user)["items"] for user in users)
+
+
+def test_a_shard_of_a_version_no_longer_served_writes_nothing(store, train_products):
+    version = train_products(model="itemknn")
+    users = versions.registry.get("products").users_to_score(version)
+    assert len(users) == 12
+    ModelVersion.objects.filter(pk=version.pk).update(status=Status.RETIRED)
+    assert versions.score_shard(version.pk, users, len(users)) == 0

@@ -35,14 +35,14 @@ def ids(response) -> list[str]:
 
 def train_on_the_worker(wait_until, tmp_path) -> ModelVersion:
     """Import the planted store and train item-kNN through the queue; the promoted version,
-    once the scoring queue has written every user's list."""
+    once the scoring queue's shards have written every user's list."""
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "tasks must travel through Redis here"
     reset_engine_state()
     import_dataset.delay("csv", str(planted_csv(tmp_path / "events.csv")))
     wait_until(lambda: Interaction.objects.count() == 48, message="the worker imported nothing")
 
     config = ScenarioConfig.for_slug("products")
-    config.settings = {"model": "itemknn"}
+    config.settings = {"model": "itemknn", "scoring_shard_users": 5}  # 3 shards on the worker
     config.save()
     version = request_training("products", triggered_by="integration")  # enqueued on commit
     wait_until(

@@ -13,6 +13,11 @@ error (10 equal-count bins of prediction).
 Serving (``--parts serve``): /api/v1/ads/serve with 1,000 active campaigns and 10,000 ads (a
 trained DeepFM, impression logging on) under gunicorn against the trivial floor endpoint,
 through bench/scenario_serve.py. Prints markdown; writes the "## Ads (bench-ads)" section.
+
+Profile (``--parts profile``): the same store on the embedded default, the WSGI handler called
+in one process (no HTTP) for the serve requests and the floor: CPU ms per request without a
+profiler, then cProfile's top functions (printed, not written). ``--store DIR`` keeps the store
+in DIR and reuses it on the next run (no setup, no training).
 """
 
 from __future__ import annotations
@@ -278,6 +283,92 @@ report.update(version=version.pk, status=version.status, error=version.error,
 )
 
 
+PROFILE_SCRIPT = """
+import cProfile, io, json, pstats, sys, time
+import django
+django.setup()
+from django.core.wsgi import get_wsgi_application
+from django.db import connection
+from engine.serving import warm_up
+
+warm_up()
+application = get_wsgi_application()
+KEY, PATHS, WARM, N = json.loads(sys.argv[1])
+
+
+def environ(url):
+    path, _, query = url.partition("?")
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(), "HTTP_AUTHORIZATION": f"Api-Key {KEY}",
+            "HTTP_HOST": "127.0.0.1"}
+
+
+def call(url):
+    status = []
+    body = b"".join(application(environ(url), lambda s, h, e=None: status.append(s)))
+    if not status[0].startswith("200"):
+        raise SystemExit(f"{url}: {status[0]} {body[:300]!r}")
+
+
+def cpu_ms(paths, n):
+    start = time.process_time()
+    for k in range(n):
+        call(paths[k % len(paths)])
+    return (time.process_time() - start) * 1000 / n
+
+
+report = {}
+for name, paths in (("floor", ["/api/v1/bench/floor"]), ("serve", PATHS)):
+    cpu_ms(paths, WARM)
+    report[name] = min(cpu_ms(paths, N) for _ in range(3))
+profile = cProfile.Profile(time.process_time)
+profile.enable()
+cpu_ms(PATHS, N)
+profile.disable()
+out = io.StringIO()
+stats = pstats.Stats(profile, stream=out)
+stats.sort_stats("cumulative").print_stats(60)
+stats.sort_stats("tottime").print_stats(40)
+report["profile"] = out.getvalue()
+print(json.dumps(report))
+"""
+
+
+def profile(store: Path | None, campaigns: int, per: int, log: int, warm: int, n: int) -> dict:
+    """CPU ms per request of the floor and the serve requests in one process, and a profile."""
+    import json
+    import subprocess
+    import tempfile
+
+    var_dir = store or Path(tempfile.mkdtemp(prefix="bench-ads-profile-"))
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = backend_env("embedded", var_dir)
+    saved = var_dir / "report.json"
+    if saved.exists():
+        report = json.loads(saved.read_text())
+    else:
+        setup = (
+            SERVE_SETUP.replace("CAMPAIGNS", str(campaigns))
+            .replace("ADS_PER_CAMPAIGN", str(per))
+            .replace("LOG", str(log))
+        )
+        report = run_json(setup, env)
+        saved.write_text(json.dumps(report))
+    arguments = json.dumps([report["key"], serve_paths(600), warm, n])
+    done = subprocess.run(
+        [sys.executable, "-c", PROFILE_SCRIPT, arguments],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"profile failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def serving(backends: list[str], seconds: int, rounds: int, campaigns: int, per: int, log: int):
     setup = (
         SERVE_SETUP.replace("CAMPAIGNS", str(campaigns))
@@ -331,6 +422,8 @@ def main():
     parser.add_argument("--ads-per-campaign", type=int, default=10)
     parser.add_argument("--log", type=int, default=30000, help="impressions to train on")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--store", type=Path, help="profile: keep and reuse the store here")
+    parser.add_argument("--requests", type=int, default=1000, help="profile: timed requests")
     args = parser.parse_args()
     parts = args.parts.split(",")
     load = os.getloadavg()
@@ -372,6 +465,16 @@ def main():
             PUBLISHED,
             "",
         ]
+    if "profile" in parts:
+        found = profile(
+            args.store, args.campaigns, args.ads_per_campaign, args.log, 300, args.requests
+        )
+        print(found["profile"])
+        print(
+            f"CPU ms per request in one process: floor {found['floor']:.3f}, "
+            f"ads/serve {found['serve']:.3f}"
+        )
+        return
     if "serve" in parts:
         backends = args.backends.split(",")
         results = serving(

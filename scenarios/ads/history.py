@@ -84,26 +84,6 @@ def _times_by_department(events: list[tuple[float, str]]) -> dict[str, list[floa
     return times
 
 
-def serving_history(
-    history: UserHistory | None, departments: np.ndarray, names: list[str] | None = None
-) -> np.ndarray:
-    """History features [n, 4] of one user against ads of these departments (``history``: a
-    ``UserHistory`` row, or the serving path's ``queries.HistoryCounts`` of one); with
-    ``names``, ``departments`` are codes into it (one lookup per department, not per ad)."""
-    features = np.zeros((len(departments), len(HISTORY_COLUMNS)))
-    if history is None:
-        return features
-    bought = history.purchases or {}
-    features[:, 0] = history.impressions
-    features[:, 1] = history.clicks
-    features[:, 2] = sum(bought.values())
-    if bought and names is not None:
-        features[:, 3] = np.array([bought.get(name, 0) for name in names], dtype=float)[departments]
-    elif bought:
-        features[:, 3] = [bought.get(dept, 0) for dept in departments.tolist()]
-    return features
-
-
 def write_totals(totals: dict[int, dict]) -> None:
     """Replace every user's history with the totals a training counted from the logs."""
     with transaction.atomic():

@@ -27,7 +27,7 @@ from .models import Ad, Campaign, Impression, Inventory, UserHistory
 
 
 class HistoryCounts(NamedTuple):
-    """A ``UserHistory`` row's counters, as ``history.serving_history`` reads them."""
+    """A ``UserHistory`` row's counters, as ``scoring.Scorer.department_numeric`` reads them."""
 
     impressions: int
     clicks: int

@@ -23,19 +23,14 @@ from engine.pipeline import Slate
 from engine.scenario import AdPlacement, InvalidRequest, Kind, Scenario, TrainingOutcome
 from engine.search import search_model
 from ml.base import Model
-from ml.models.ctr import DeepFM, LogisticCTR, sigmoid
+from ml.models.ctr import DeepFM, LogisticCTR
 
 from . import pacing
-from .history import (
-    HISTORY_COLUMNS,
-    department,
-    point_in_time,
-    serving_history,
-    write_totals,
-)
+from .history import HISTORY_COLUMNS, department, point_in_time, write_totals
 from .inventory import AdBook, books
 from .models import Campaign, Click, Impression
 from .queries import campaign_states, generation_and_viewer, log_impressions
+from .scoring import Scorer
 
 FAMILIES = {"logistic": LogisticCTR, "deepfm": DeepFM}
 # The model's categorical fields, in column order ("ad" first: its vocabulary is what the
@@ -54,41 +49,6 @@ def categorical_columns(ad_ids, campaigns, categories, slot, device, hour, age_b
     return np.column_stack(
         [column(v) for v in (ad_ids, campaigns, slot, device, hour, categories, age_band, location)]
     ).astype(str)
-
-
-# The ad's own fields (their column in CATEGORICAL): encoded once per inventory and version.
-AD_FIELDS = (0, 1, 5)
-
-
-def ad_codes(book, model) -> np.ndarray:
-    """The model's global category ids [ads, 3] of every ad's own fields (ad, campaign, item
-    category), as ``model.predict_proba`` would encode the strings of ``categorical_columns``."""
-    n = len(book)
-    codes = np.zeros((n, len(AD_FIELDS)), dtype=np.int64)
-    columns = (book.ad_ids.tolist(), [str(c) for c in book.campaigns.tolist()], book.categories)
-    for j, (field_index, column) in enumerate(zip(AD_FIELDS, columns, strict=True)):
-        lookup = model._lookup[field_index]
-        codes[:, j] = [lookup.get(str(v), 0) for v in column]
-        codes[:, j] += model.field_offsets[field_index]
-    return codes
-
-
-def encoded_rows(model, codes, rows, slot, device, hour, age_band, location) -> np.ndarray:
-    """The categorical ids [len(rows), 8] of these inventory rows in one request's context: the
-    ads' precomputed ids beside the request's five looked up once (no string per row)."""
-    encoded = np.empty((len(rows), len(CATEGORICAL)), dtype=np.int64)
-    encoded[:, AD_FIELDS] = codes[rows]
-    for field_index, value in ((2, slot), (3, device), (4, hour), (6, age_band), (7, location)):
-        found = model._lookup[field_index].get(str(value), 0)
-        encoded[:, field_index] = found + model.field_offsets[field_index]
-    return encoded
-
-
-def predict_encoded(model, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """``model.predict_proba`` on already encoded categories: the same numbers (tested), with
-    numpy on integer arrays only."""
-    scaled = (model._squash(np.asarray(numeric, dtype=np.float64)) - model.num_mean) / model.num_std
-    return sigmoid(model._logits(scaled.astype(np.float32), codes).astype(np.float64))
 
 
 def auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -307,19 +267,18 @@ class AdsScenario(Scenario):
             context.fallback = True
             pctr[rows] = float(settings["prior_ctr"])
         elif len(rows):
-            history = user.history if user is not None else None
-            codes = encoded_rows(
-                context.state,
-                book.derived(("codes", context.version_id), lambda: ad_codes(book, context.state)),
-                rows,
+            scorer = book.derived(
+                ("scorer", context.version_id), lambda: Scorer.build(context.state, book)
+            )
+            found = scorer.context_codes(
                 slot.name,
                 request.context.get("device", ""),
                 request.context.get("hour"),
                 user.age_band if user else "",
                 user.location if user else "",
             )
-            numeric = serving_history(history, book.department_codes[rows], book.department_names)
-            pctr[rows] = predict_encoded(context.state, numeric, codes)
+            numeric = scorer.department_numeric(user.history if user is not None else None)
+            pctr[rows] = scorer.pctr(rows, found, numeric)
         value = pctr[rows] * book.bids[rows]
         order = np.argsort(-value, kind="stable")
         notes.update(pctr=pctr, explore=explore)

@@ -98,17 +98,3 @@ def test_a_users_history_moves_their_pctr(store, read_client, train_ads):
         pctr[user_id] = {item["ad_id"]: item["pctr"] for item in body.json()["items"]}
     assert set(pctr["p4"]) == set(pctr["p5"])
     assert all(pctr["p5"][ad] > 2 * pctr["p4"][ad] for ad in pctr["p4"]), pctr
-
-
-def test_serving_history_by_department_codes_matches_by_names():
-    import numpy as np
-
-    from scenarios.ads.history import serving_history
-    from scenarios.ads.queries import HistoryCounts
-
-    history = HistoryCounts(7, 2, {"books": 3, "phones": 1})
-    departments = np.array(["phones", "toys", "books", "books"])
-    names, codes = np.unique(departments, return_inverse=True)
-    by_codes = serving_history(history, codes, names.tolist())
-    assert np.array_equal(by_codes, serving_history(history, departments))
-    assert by_codes[:, 3].tolist() == [1, 0, 3, 3] and by_codes[:, 0].tolist() == [7] * 4

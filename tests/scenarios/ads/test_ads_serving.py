@@ -124,34 +124,38 @@ def test_one_ad_per_campaign_in_an_answer(trained, read_client):
 
 
 @pytest.mark.parametrize("family", ["logistic", "deepfm"])
-def test_encoded_scoring_matches_predict_proba(trained, family):
-    """Serving scores integer ids precomputed per ad plus the request's few looked up once: the
-    same pCTR as the model's own string encoding, also for values the model never saw."""
+def test_folded_scoring_matches_predict_proba(trained, family):
+    """Serving adds each ad's precomputed share of the model to the request's, per department:
+    the same pCTR as the model's own forward pass on the strings, also for values the model
+    never saw and for a user with purchases in one department only."""
     import numpy as np
 
     from scenarios.ads.inventory import books
-    from scenarios.ads.scenario import (
-        FAMILIES,
-        AdsScenario,
-        ad_codes,
-        categorical_columns,
-        encoded_rows,
-        predict_encoded,
-    )
+    from scenarios.ads.queries import HistoryCounts
+    from scenarios.ads.scenario import FAMILIES, AdsScenario, categorical_columns
+    from scenarios.ads.scoring import Scorer
 
     numeric, categorical, y, _ = AdsScenario().build_dataset({})
     params = {"epochs": 1} if family == "deepfm" else {}
     model = FAMILIES[family](min_count=1, **params).fit(numeric, categorical, y)
     book = books.get()
+    scorer = Scorer.build(model, book)
     rows = np.arange(len(book))
-    history = np.tile([[3.0, 1.0, 2.0, 0.0]], (len(rows), 1))
-    for context in (("home", "mobile", 9, "25-34", "Paris"), ("nowhere", "", None, "", "")):
-        strings = categorical_columns(
-            book.ad_ids, book.campaigns, book.categories, *context[:3], *context[3:]
-        )
-        expected = model.predict_proba(history, strings)
-        codes = encoded_rows(model, ad_codes(book, model), rows, *context)
-        assert np.allclose(predict_encoded(model, history, codes), expected, atol=1e-9)
+    bought = str(book.departments[0])
+    for history in (None, HistoryCounts(3, 1, {bought: 2, "nowhere": 1})):
+        expected_history = np.zeros((len(rows), 4))
+        if history is not None:
+            expected_history[:, :3] = 3, 1, 3
+            expected_history[:, 3] = np.where(book.departments == bought, 2, 0)
+        for context in (("home", "mobile", 9, "25-34", "Paris"), ("nowhere", "", None, "", "")):
+            strings = categorical_columns(
+                book.ad_ids, book.campaigns, book.categories, *context[:3], *context[3:]
+            )
+            expected = model.predict_proba(expected_history, strings)
+            found = scorer.pctr(
+                rows, scorer.context_codes(*context), scorer.department_numeric(history)
+            )
+            assert np.allclose(found, expected, rtol=1e-5, atol=1e-7)
 
 
 def test_one_round_trip_reads_the_generation_the_user_and_their_history(trained):

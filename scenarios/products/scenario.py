@@ -38,7 +38,12 @@ from engine.search import search_model
 from engine.snapshot import ALL_ROWS, CatalogSnapshot, snapshots
 from ml.base import topn_family_names
 from ml.index import DEFAULT_EXACT_THRESHOLD
-from scenarios.products.candidates import SEEN_RULES, reasons_for, user_candidates
+from scenarios.products.candidates import (
+    SEEN_RULES,
+    reasons_for,
+    user_candidates,
+    users_candidates,
+)
 from scenarios.products.dataset import (
     ProductsDataset,
     build_dataset,
@@ -55,6 +60,7 @@ TRENDING_WINDOWS = {"day": (1, "today"), "week": (7, "this week"), "month": (30,
 POPULAR_TTL_SECONDS = 60
 SEGMENT_TOP = 500
 HISTORY_LIMIT = 500  # newest events of a user that shape the answer
+SCORE_PROGRESS_USERS = 500  # users scored between two progress reports
 
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -244,17 +250,18 @@ class ProductsScenario(Scenario):
         for user_pk, *event in events.iterator(chunk_size=20000):
             if len(histories[user_pk]) < HISTORY_LIMIT:
                 histories[user_pk].append(tuple(event))
-        found: dict[str, Any] = {}
-        for position, (user_pk, external_id) in enumerate(active):
+        batch = []
+        for user_pk, external_id in active:
             history = histories[user_pk]
             if history:
                 stamp = stamps[external_id] if by_signal else max(pk for pk, _, _ in history)
-                found[external_id] = user_candidates(state, snapshot, external_id, history, stamp)
-            if position % 500 == 0:
-                progress(
-                    position / max(len(active), 1), f"scored {position} of {len(active)} users"
-                )
-        progress(1.0, f"scored {len(found)} users")
+                batch.append((external_id, history, stamp))
+        found: dict[str, Any] = {}
+        for start in range(0, len(batch), SCORE_PROGRESS_USERS):
+            part = batch[start : start + SCORE_PROGRESS_USERS]
+            lists = users_candidates(state, snapshot, part)
+            found.update(zip((user_id for user_id, _, _ in part), lists, strict=True))
+            progress(len(found) / len(batch), f"scored {len(found)} of {len(batch)} users")
         return found
 
     # ---- serving: the engine pipeline's stages --------------------------------------------

@@ -13,6 +13,10 @@ from django.core.management.base import CommandError
 from django.db.models import Count
 
 from catalog.models import Interaction, Item, User
+from scenarios.ads.inventory import current_generation
+from scenarios.ads.models import Ad, Advertiser, Campaign, Slot
+from scenarios.coupons.models import Offer
+from scenarios.faq.models import FaqEntry
 from scenarios.social.models import Follow
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +40,12 @@ def event_rows():
     )
 
 
+def remove_store():
+    """Delete a generated store: users and items cascade to events, follows and ads."""
+    for model in (User, Item, Advertiser, Slot, Offer, FaqEntry):
+        model.objects.all().delete()
+
+
 def test_counts_match_the_scale():
     summary = generate(scale=0.0002)  # 200 users, 20 products, 4,000 events, 400 follows
 
@@ -55,6 +65,37 @@ def test_counts_match_the_scale():
     assert len(set(pairs)) == 400 and all(a != b for a, b in pairs)
     article = Item.objects.filter(kind="article").first()
     assert article.description and article.attributes["published_at"].startswith("20")
+    assert "2 ads in 1 campaigns, 0 offers, 1 FAQ entries" in summary
+
+
+def test_scenario_tables_at_matching_size_are_valid_rows():
+    before = current_generation()
+    summary = generate(scale=0.002)  # 20 ads, 2 campaigns, 1 advertiser, 2 offers, 10 entries
+
+    assert "20 ads in 2 campaigns, 2 offers, 10 FAQ entries" in summary
+    assert (Advertiser.objects.count(), Campaign.objects.count(), Ad.objects.count()) == (1, 2, 20)
+    assert set(Slot.objects.values_list("name", flat=True)) == {
+        "g0-home",
+        "g0-product",
+        "g0-checkout",
+    }
+    assert current_generation() != before  # serving processes rebuild their ad book
+    products = set(Item.objects.filter(kind="product").values_list("pk", flat=True))
+    assert set(Ad.objects.values_list("item_id", flat=True)) <= products
+    assert Ad.objects.values("campaign").distinct().count() == 2
+    for campaign in Campaign.objects.all():
+        campaign.full_clean()  # the admin's own checks: bid, dates, budgets
+        assert campaign.end > campaign.start and campaign.bid_per_click > 0
+    for offer in Offer.objects.all():
+        offer.full_clean()
+        assert offer.discount_type in {"percent", "amount", "free_shipping"}
+    for entry in FaqEntry.objects.all():
+        entry.full_clean()
+        assert len(entry.training_texts()) == 3
+    linked = FaqEntry.objects.filter(category="product")
+    assert linked.count() == 2  # every fifth entry
+    assert all(1 <= entry.linked_items.count() <= 2 for entry in linked)
+    assert not FaqEntry.objects.exclude(category="product").filter(linked_items__isnull=False)
 
 
 def test_popularity_and_activity_follow_power_laws():
@@ -79,17 +120,16 @@ def test_popularity_and_activity_follow_power_laws():
     assert per_user[:10].sum() / total > 0.04
     assert per_user[-1] >= 1
     assert not Follow.objects.exists() and not Item.objects.filter(kind="article").exists()
+    assert not (Ad.objects.exists() or Offer.objects.exists() or FaqEntry.objects.exists())
 
 
 def test_same_seed_same_store_other_seed_another():
     generate(scale=0.0002, seed=3)
     first = event_rows()
-    User.objects.all().delete()
-    Item.objects.all().delete()  # cascades to the events and follows
+    remove_store()
     generate(scale=0.0002, seed=3)
     again = event_rows()
-    User.objects.all().delete()
-    Item.objects.all().delete()
+    remove_store()
     generate(scale=0.0002, seed=4)
     other = [
         (u.replace("g4-", "g3-"), i.replace("g4-", "g3-"), t, s) for u, i, t, s in event_rows()
@@ -115,6 +155,11 @@ def test_refuses_a_database_that_holds_users_unless_append():
         generate(scale=0.0002, append=True)
     generate(scale=0.0002, append=True, seed=1)
     assert User.objects.count() == 401
+    # Advertisers, slots and FAQ entries outlive the catalog's rows: their keys carry the seed too.
+    User.objects.all().delete()
+    Item.objects.all().delete()
+    with pytest.raises(CommandError, match="--seed 1 is already here"):
+        generate(scale=0.0002, seed=1)
 
 
 def test_bad_options_are_refused():

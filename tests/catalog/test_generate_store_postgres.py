@@ -8,6 +8,9 @@ from django.db import connection
 from django.db.models import Count
 
 from catalog.models import Interaction, Item, User
+from scenarios.ads.models import Ad, Campaign, Slot
+from scenarios.coupons.models import Offer
+from scenarios.faq.models import FaqEntry
 from scenarios.social.models import Follow
 
 pytestmark = [
@@ -48,3 +51,13 @@ def test_copy_path_loads_every_table_with_the_skew(db):
     assert min(stamps).isoformat() >= "2025-11-02" and max(stamps).isoformat() < "2026-02-01"
     product = Item.objects.filter(kind="product").first()
     assert product.price is not None and product.category.count("/") == 1
+    # The scenarios' own rows, through the same COPY: 10 ads, 1 campaign, 1 offer, 5 entries.
+    assert (Ad.objects.count(), Campaign.objects.count(), Slot.objects.count()) == (10, 1, 3)
+    assert (Offer.objects.count(), FaqEntry.objects.count()) == (1, 5)
+    for row in [*Campaign.objects.all(), *Ad.objects.all(), *Offer.objects.all()]:
+        row.full_clean()  # decimals, dates and JSON lists read back as the admin would save them
+    for entry in FaqEntry.objects.all():
+        entry.full_clean()
+        assert isinstance(entry.paraphrases, list) and len(entry.training_texts()) == 3
+    assert FaqEntry.objects.get(category="product").linked_items.count() in (1, 2)
+    assert Campaign.objects.get().end > Campaign.objects.get().start

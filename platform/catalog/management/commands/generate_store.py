@@ -1,9 +1,11 @@
 """``manage.py generate_store --scale S``: a synthetic store for scale tests, at any size.
 
 At ``--scale 1.0`` the store has 1,000,000 users, 100,000 products and 20,000,000 interactions,
-plus scenario data where the scenario's table is simple to bulk-load: 2,000,000 follow edges
-(social, when installed) and 50,000 articles (catalog items of kind ``article``, which the
-content scenario serves). Every count is multiplied by ``--scale`` (0.01 is a 10,000-user store).
+plus each installed scenario's own data at matching size: 2,000,000 follow edges (social),
+50,000 articles (catalog items of kind ``article``, which the content scenario serves), 10,000
+ads on products in 1,000 campaigns of 250 advertisers with 3 slots (ads), 1,000 coupon offers
+(coupons) and 5,000 FAQ entries, a fifth of them linked to products (faq). Every count is
+multiplied by ``--scale`` (0.01 is a 10,000-user store).
 
 Popularity follows power laws, as in real stores: item ``k`` by popularity rank draws events
 with weight ``1 / k**item_exponent`` (Zipf, 1.0 by default: the top 1% of products hold more than
@@ -22,10 +24,10 @@ The same ``--seed``, ``--scale`` and ``--end`` give the same rows. External ids 
 (``g<seed>-u0000042``), so ``--append`` can add a second generated store beside the first with
 another seed. Without ``--append`` the command refuses a database that already holds users.
 Generated events carry no event id (they are not deduplicated on a rerun), and no list
-invalidation is sent: every generated user is new, so no cached list can be stale.
-
-Not generated yet (issue 19): ads (10,000 at scale 1.0), coupon offers (1,000) and FAQ entries
-(5,000), whose tables carry budgets, bids, answers and settings that need more than a COPY.
+invalidation is sent: every generated user is new, so no cached list can be stale. Loading ads
+moves the ads inventory's generation (as a save in the admin does), so serving processes see
+them; the campaigns, offers and FAQ entries carry no spend, redemptions or query log, and no
+training is queued.
 """
 
 from __future__ import annotations
@@ -51,8 +53,26 @@ FULL_SIZE = {
     "interactions": 20_000_000,
     "follows": 2_000_000,
     "articles": 50_000,
+    "ads": 10_000,
+    "campaigns": 1_000,
+    "advertisers": 250,
+    "offers": 1_000,
+    "faq_entries": 5_000,
 }
-NOT_GENERATED = {"ads": 10_000, "offers": 1_000, "faq_entries": 5_000}
+# Tables whose keys carry the seed's prefix: (app, model label, key field).
+SEEDED_KEYS = (
+    ("catalog", "catalog.User", "external_id"),
+    ("catalog", "catalog.Item", "external_id"),
+    ("scenarios.ads", "ads.Advertiser", "name"),
+    ("scenarios.ads", "ads.Slot", "name"),
+    ("scenarios.coupons", "coupons.Offer", "offer_id"),
+    ("scenarios.faq", "faq.FaqEntry", "key"),
+)
+SLOTS = (("home", 3, "0.05"), ("product", 2, "0.10"), ("checkout", 1, "0.20"))
+DISCOUNTS = (("percent", (5, 10, 15, 20, 25)), ("amount", (2, 5, 10, 20)), ("free_shipping", (0,)))
+FAQ_CATEGORIES = ("shipping", "returns", "payment", "account", "order_status", "product")
+FAQ_STARTS = ("how do i", "can i", "when will", "why is", "what is", "where can i")
+FAQ_ZH = ("订单", "退货", "运费", "付款", "账户", "优惠", "发货", "商品", "尺码", "保修")
 EVENT_TYPES = ("view", "add_to_cart", "purchase")
 EVENT_SHARES = (0.85, 0.10, 0.05)
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55+", "")
@@ -114,16 +134,31 @@ class Sizes:
     interactions: int
     follows: int
     articles: int
+    ads: int = 0
+    campaigns: int = 0
+    advertisers: int = 0
+    slots: int = 0
+    offers: int = 0
+    faq_entries: int = 0
 
     @classmethod
-    def at(cls, scale: float, with_follows: bool, with_articles: bool) -> Sizes:
+    def at(cls, scale: float, installed: set[str]) -> Sizes:
+        """Counts at ``scale``; a scenario's own rows only where ``installed`` names it (an ad
+        needs a campaign and an advertiser: at least one of each once there is an ad)."""
         count = {name: int(round(full * scale)) for name, full in FULL_SIZE.items()}
+        ads = count["ads"] if "ads" in installed else 0
         return cls(
             users=max(count["users"], 2),
             items=max(count["items"], 1),
             interactions=max(count["interactions"], 1),
-            follows=count["follows"] if with_follows else 0,
-            articles=count["articles"] if with_articles else 0,
+            follows=count["follows"] if "social" in installed else 0,
+            articles=count["articles"] if "content" in installed else 0,
+            ads=ads,
+            campaigns=min(max(count["campaigns"], 1), ads),
+            advertisers=min(max(count["advertisers"], 1), ads),
+            slots=len(SLOTS) if ads else 0,
+            offers=count["offers"] if "coupons" in installed else 0,
+            faq_entries=count["faq_entries"] if "faq" in installed else 0,
         )
 
 
@@ -171,7 +206,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-scenarios",
             action="store_true",
-            help="catalog only: no follow edges, no articles",
+            help="catalog only: no articles, follows, ads, offers or FAQ entries",
         )
         parser.add_argument(
             "--append",
@@ -197,9 +232,10 @@ class Command(BaseCommand):
                 "writes a fresh store. Use an empty database, or pass --append to add this one "
                 "beside them."
             )
-        if (
-            User.objects.filter(external_id__startswith=prefix).exists()
-            or Item.objects.filter(external_id__startswith=prefix).exists()
+        if any(
+            apps.is_installed(app)
+            and apps.get_model(label).objects.filter(**{f"{field}__startswith": prefix}).exists()
+            for app, label, field in SEEDED_KEYS
         ):
             raise CommandError(
                 f"A store generated with --seed {seed} is already here (ids {prefix}...); "
@@ -208,10 +244,14 @@ class Command(BaseCommand):
         missing = set(EVENT_TYPES) - set(EventType.objects.values_list("name", flat=True))
         if missing:
             raise CommandError(f"event types {sorted(missing)} are missing; run migrate first.")
-        with_follows = not options["no_scenarios"] and apps.is_installed("scenarios.social")
-        sizes = Sizes.at(
-            scale, with_follows=with_follows, with_articles=not options["no_scenarios"]
-        )
+        installed = set() if options["no_scenarios"] else {"content"}
+        if not options["no_scenarios"]:
+            installed |= {
+                slug
+                for slug in ("social", "ads", "coupons", "faq")
+                if apps.is_installed(f"scenarios.{slug}")
+            }
+        sizes = Sizes.at(scale, installed)
         generator = StoreGenerator(
             sizes,
             seed=seed,
@@ -234,7 +274,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Generated store (seed {seed}, scale {scale:g}, {counts['method']}): "
             f"{counts['users']} users, {counts['items']} products, {counts['articles']} "
-            f"articles, {counts['interactions']} interactions, {counts['follows']} follows."
+            f"articles, {counts['interactions']} interactions, {counts['follows']} follows, "
+            f"{counts['ads']} ads in {counts['campaigns']} campaigns, {counts['offers']} offers, "
+            f"{counts['faq_entries']} FAQ entries."
         )
 
 
@@ -256,6 +298,7 @@ class StoreGenerator:
         self.sizes = sizes
         self.seed = seed
         self.prefix = f"g{seed}-"
+        self.end = end
         self.start = end - timedelta(days=days)
         self.minutes = days * 24 * 60
         self.item_exponent = item_exponent
@@ -266,17 +309,34 @@ class StoreGenerator:
 
     def total_rows(self) -> int:
         s = self.sizes
-        return s.users + s.items + s.articles + s.interactions + s.follows
+        return (
+            s.users
+            + s.items
+            + s.articles
+            + s.interactions
+            + s.follows
+            + s.advertisers
+            + s.campaigns
+            + s.slots
+            + s.ads
+            + s.offers
+            + s.faq_entries
+            + self.faq_links()
+        )
+
+    def faq_links(self) -> int:
+        """Product links of the FAQ entries: every fifth entry (category product) links 2."""
+        return 2 * len(range(0, self.sizes.faq_entries, 5))
 
     def external_ids(self, letter: str, n: int) -> list[str]:
         width = len(str(max(n - 1, 0)))
         return [f"{self.prefix}{letter}{k:0{width}d}" for k in range(n)]
 
-    def pks(self, model, letter: str, n: int) -> np.ndarray:
+    def pks(self, model, letter: str, n: int, field: str = "external_id") -> np.ndarray:
         """Primary keys of the generated rows in generation order (ids are zero-padded)."""
         pks = (
-            model.objects.filter(external_id__startswith=f"{self.prefix}{letter}")
-            .order_by("external_id")
+            model.objects.filter(**{f"{field}__startswith": f"{self.prefix}{letter}"})
+            .order_by(field)
             .values_list("pk", flat=True)
         )
         found = np.fromiter(pks.iterator(chunk_size=50_000), dtype=np.int64)
@@ -294,6 +354,12 @@ class StoreGenerator:
         self.write_interactions(rng, user_pks, item_pks, bar)
         if s.follows:
             self.write_follows(rng, user_pks, bar)
+        if s.ads:
+            self.write_ads(rng, item_pks, bar)
+        if s.offers:
+            self.write_offers(rng, bar)
+        if s.faq_entries:
+            self.write_faq(rng, item_pks, bar)
         return {
             "method": "COPY" if self.copy else "bulk_create",
             "users": s.users,
@@ -301,6 +367,10 @@ class StoreGenerator:
             "articles": s.articles,
             "interactions": s.interactions,
             "follows": s.follows,
+            "ads": s.ads,
+            "campaigns": s.campaigns,
+            "offers": s.offers,
+            "faq_entries": s.faq_entries,
         }
 
     def write_users(self, rng, bar) -> np.ndarray:
@@ -514,7 +584,157 @@ class StoreGenerator:
                 )
                 self._bulk_create(Follow, objects, high - low, bar)
 
-    # ---- the two writers ---------------------------------------------------------------------
+    def write_ads(self, rng, item_pks, bar) -> None:
+        """Advertisers, their campaigns (budgets, bids, some targeting), the slots, and ads on
+        products drawn uniformly: each campaign advertises ``ads / campaigns`` products."""
+        from scenarios.ads.inventory import bump_generation
+        from scenarios.ads.models import Ad, Advertiser, Campaign, Slot
+
+        s = self.sizes
+        names = self.external_ids("advertiser-", s.advertisers)
+        self._write_rows(Advertiser, [{"name": name} for name in names], bar)
+        advertisers = self.pks(Advertiser, "advertiser-", s.advertisers, field="name")
+        slots = [
+            {"name": f"{self.prefix}{name}", "positions": positions, "reserve_price": price}
+            for name, positions, price in SLOTS
+        ]
+        self._write_rows(Slot, slots, bar)
+        owner = rng.integers(s.advertisers, size=s.campaigns)
+        bids = np.round(rng.uniform(0.05, 2.0, size=s.campaigns), 2)
+        daily = np.round(np.exp(rng.normal(4.0, 0.8, size=s.campaigns)), 0) + 5
+        status = rng.choice(3, size=s.campaigns, p=(0.85, 0.10, 0.05))
+        place = rng.integers(len(LOCATIONS), size=s.campaigns)
+        department = rng.integers(len(DEPARTMENTS), size=s.campaigns)
+        targeting = rng.random((s.campaigns, 2))
+        campaigns = []
+        for k, name in enumerate(self.external_ids("campaign-", s.campaigns)):
+            campaigns.append(
+                {
+                    "advertiser_id": int(advertisers[owner[k]]),
+                    "name": name,
+                    "status": ("active", "paused", "ended")[status[k]],
+                    "start": self.start,
+                    "end": self.end + timedelta(days=60),
+                    "daily_budget": f"{daily[k]:.2f}",
+                    "total_budget": f"{daily[k] * 90:.2f}",
+                    "bid_per_click": f"{bids[k]:.2f}",
+                    "target_locations": [LOCATIONS[place[k]]] if targeting[k, 0] < 0.2 else [],
+                    "target_categories": (
+                        [DEPARTMENTS[department[k]]] if targeting[k, 1] < 0.3 else []
+                    ),
+                }
+            )
+        self._write_rows(Campaign, campaigns, bar)
+        campaign_pks = self.pks(Campaign, "campaign-", s.campaigns, field="name")
+        products = rng.integers(len(item_pks), size=s.ads)
+        ads = [
+            {
+                "ad_id": ad_id,
+                "campaign_id": int(campaign_pks[k % s.campaigns]),
+                "creative_text": f"Product {products[k]}: today only",
+                "item_id": int(item_pks[products[k]]),
+            }
+            for k, ad_id in enumerate(self.external_ids("ad", s.ads))
+        ]
+        self._write_rows(Ad, ads, bar)
+        bump_generation()
+
+    def write_offers(self, rng, bar) -> None:
+        """Coupon offers of each discount type, budgets for ~100 redemptions at cost."""
+        from scenarios.coupons.models import Offer
+
+        n = self.sizes.offers
+        kinds = rng.integers(len(DISCOUNTS), size=n)
+        steps = rng.integers(1000, size=n)
+        costs = np.round(rng.uniform(0.5, 10.0, size=n), 2)
+        departments = rng.integers(len(DEPARTMENTS), size=n)
+        scoped = rng.random(n) < 0.4
+        offers = []
+        for k, offer_id in enumerate(self.external_ids("o", n)):
+            kind, values = DISCOUNTS[kinds[k]]
+            value = values[steps[k] % len(values)]
+            offers.append(
+                {
+                    "offer_id": offer_id,
+                    "title": f"{value} {kind.replace('_', ' ')} offer {k}",
+                    "discount_type": kind,
+                    "discount_value": f"{value:.2f}",
+                    "min_basket": f"{(steps[k] % 5) * 10:.2f}",
+                    "eligible_categories": [DEPARTMENTS[departments[k]]] if scoped[k] else [],
+                    "valid_from": self.start,
+                    "valid_until": self.end + timedelta(days=60) if k % 3 else None,
+                    "cost_per_redemption": f"{costs[k]:.2f}",
+                    "total_budget": f"{costs[k] * 100:.2f}",
+                }
+            )
+        self._write_rows(Offer, offers, bar)
+
+    def write_faq(self, rng, item_pks, bar) -> None:
+        """FAQ entries with two paraphrases each, one in ten in Chinese; every fifth is a
+        product entry linked to two products."""
+        from scenarios.faq.models import FaqEntry
+
+        n = self.sizes.faq_entries
+        words = rng.integers(len(WORDS), size=(n, 8))
+        zh = rng.integers(len(FAQ_ZH), size=(n, 6))
+        other = rng.integers(len(FAQ_CATEGORIES) - 1, size=n)  # every category but product
+        entries = []
+        for k, key in enumerate(self.external_ids("faq-", n)):
+            category = "product" if k % 5 == 0 else FAQ_CATEGORIES[other[k]]
+            if k % 10 == 3:
+                topic = "".join(FAQ_ZH[w] for w in zh[k])
+                question, paraphrases = f"{topic}怎么办?", [f"请问{topic}?", f"{topic}的问题"]
+                answer, language = f"关于{topic}: 请查看帮助中心第{k}条。", "zh"
+            else:
+                topic = " ".join(WORDS[w] for w in words[k][:4])
+                start = FAQ_STARTS[k % len(FAQ_STARTS)]
+                question = f"{start} {topic} {category.replace('_', ' ')}?"
+                paraphrases = [f"{topic} {category} question", f"help with {topic}"]
+                answer = f"For {topic}: " + " ".join(WORDS[w] for w in words[k][4:]) + f" ({k})."
+                language = "en"
+            entries.append(
+                {
+                    "key": key,
+                    "language": language,
+                    "category": category,
+                    "question": question,
+                    "paraphrases": paraphrases,
+                    "answer": answer,
+                }
+            )
+        self._write_rows(FaqEntry, entries, bar)
+        linked = self.pks(FaqEntry, "faq-", n, field="key")[::5]
+        products = rng.integers(len(item_pks), size=(len(linked), 2))
+        links = [
+            {"faqentry_id": int(entry), "item_id": int(item_pks[product])}
+            for entry, pair in zip(linked.tolist(), products, strict=True)
+            for product in sorted(set(pair.tolist()))
+        ]
+        # Two equal draws make one link: count what the progress bar was promised.
+        bar.update(self.faq_links() - len(links))
+        self._write_rows(FaqEntry.linked_items.through, links, bar)
+
+    # ---- the writers -----------------------------------------------------------------------
+    def _write_rows(self, model, rows: list[dict], bar) -> None:
+        """Rows given as ``{attname: value}``; the model's defaults fill the fields left out."""
+        if not self.copy:
+            self._bulk_create(model, (model(**row) for row in rows), len(rows), bar)
+            return
+        fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+
+        def value(field, row):
+            if field.attname in row:
+                return row[field.attname]
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                return self.now
+            return field.get_default()
+
+        lines = (
+            "\t".join(_copy_value(value(field, row)) for field in fields) + "\n" for row in rows
+        )
+        self._copy(model, columns, lines, len(rows), bar)
+
     def _copy(self, model, columns: str, lines, count: int, bar) -> None:
         """COPY ``lines`` (tab-separated text rows) into the model's table, in one transaction."""
         table = connection.ops.quote_name(model._meta.db_table)
@@ -548,6 +768,19 @@ class StoreGenerator:
                     batch = []
             model.objects.bulk_create(batch)
             bar.update(len(batch))
+
+
+def _copy_value(value) -> str:
+    """One field of a COPY text row."""
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return _copy_text(json.dumps(value, ensure_ascii=False))
+    return _copy_text(str(value))
 
 
 def _copy_text(value: str) -> str:

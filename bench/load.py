@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import subprocess
 import sys
@@ -73,6 +74,7 @@ request = function()
   end
   return wrk.format(r[1], path)
 end
+{delay}
 response = function(status, headers, body)
   if status >= 500 then s5 = s5 + 1 elseif status >= 400 then s4 = s4 + 1 else s2 = s2 + 1 end
 end
@@ -90,11 +92,26 @@ def lua_table(entries: list) -> str:
     return "{" + ", ".join(entries) + "}"
 
 
-def wrk_script(tag: str, requests: list[str | tuple]) -> str:
+# With a rate, each connection waits an exponential time before its next request (mean
+# ``connections / rate``): Poisson arrivals while answers are fast next to the wait, so the
+# offered load stays put instead of rising to whatever the server can take.
+LUA_DELAY = """
+math.randomseed({seed})
+delay = function()
+  return -{mean_ms} * math.log(1 - math.random())
+end
+"""
+
+
+def wrk_script(tag: str, requests: list[str | tuple], rate: float = 0, connections: int = 1) -> str:
+    delay = ""
+    if rate:
+        delay = LUA_DELAY.format(seed=sum(map(ord, tag)), mean_ms=1000 * connections / rate)
     return LUA.format(
         requests=lua_table(lua_request(request) for request in requests),
         users=lua_table(f'"{u}"' for u in USERS),
         tag=tag,
+        delay=delay,
     )
 
 
@@ -168,11 +185,17 @@ def worker_pids(master: int) -> list[int]:
 
 
 def run_wrk(
-    name: str, port: int, key: str, seconds: int, connections: int, out: dict, tag: str = "load"
+    name: str,
+    port: int,
+    key: str,
+    seconds: int,
+    connections: int,
+    out: dict,
+    tag: str = "load",
+    rate: float = 0,
 ) -> None:
-    output = run_wrk_script(
-        port, key, wrk_script(f"{tag}-{name}", TRAFFIC[name]), seconds, connections
-    )
+    script = wrk_script(f"{tag}-{name}", TRAFFIC[name], rate, connections)
+    output = run_wrk_script(port, key, script, seconds, connections)
     latency = {p: to_ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M)}
     found = re.search(r"^STATUS (\d+) (\d+) (\d+)$", output, re.M)
     if found is None:
@@ -189,12 +212,18 @@ def run_wrk(
     }
 
 
-def feedback_client(port: int, key: str, stop: threading.Event, tally: dict) -> None:
-    """Serve an ad and click it (twice), ask for an offer and redeem it (twice), in a loop."""
+def feedback_client(
+    port: int, key: str, stop: threading.Event, tally: dict, rate: float = 0
+) -> None:
+    """Serve an ad and click it (twice), ask for an offer and redeem it (twice), in a loop; with a
+    rate, ``rate`` turns a second on average (exponential waits)."""
     headers = {"Authorization": f"Api-Key {key}"}
+    waits = random.Random(0)
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers=headers, timeout=30) as c:
         turn = 0
         while not stop.is_set():
+            if rate and stop.wait(waits.expovariate(rate)):
+                break
             user = USERS[turn % len(USERS)]
             turn += 1
             ad = c.get("/ads/serve", params={"user_id": user, "slot": "home", "n": 1})
@@ -260,6 +289,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=1, help="Per endpoint.")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="Requests/s offered per endpoint (Poisson); 0: each connection as fast as answered.",
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
     parser.add_argument("--no-write", action="store_true", help="Print, do not update RESULTS.md.")
     args = parser.parse_args()
@@ -296,12 +331,16 @@ def main() -> None:
         stop = threading.Event()
         threads = [
             threading.Thread(
-                target=run_wrk, args=(name, server.port, key, seconds, args.connections, results)
+                target=run_wrk,
+                args=(name, server.port, key, seconds, args.connections, results),
+                kwargs={"rate": args.rate},
             )
             for name in TRAFFIC
         ]
         threads.append(
-            threading.Thread(target=feedback_client, args=(server.port, key, stop, tally))
+            threading.Thread(
+                target=feedback_client, args=(server.port, key, stop, tally, args.rate / 2)
+            )
         )
         for thread in threads:
             thread.start()

@@ -276,7 +276,7 @@ class Command(BaseCommand):
             f"{counts['users']} users, {counts['items']} products, {counts['articles']} "
             f"articles, {counts['interactions']} interactions, {counts['follows']} follows, "
             f"{counts['ads']} ads in {counts['campaigns']} campaigns, {counts['offers']} offers, "
-            f"{counts['faq_entries']} FAQ entries."
+            f"{counts['faq_entries']} FAQ entries; {generator.total_rows()} rows."
         )
 
 
@@ -326,7 +326,7 @@ class StoreGenerator:
 
     def faq_links(self) -> int:
         """Product links of the FAQ entries: every fifth entry (category product) links 2."""
-        return 2 * len(range(0, self.sizes.faq_entries, 5))
+        return min(2, self.sizes.items) * len(range(0, self.sizes.faq_entries, 5))
 
     def external_ids(self, letter: str, n: int) -> list[str]:
         width = len(str(max(n - 1, 0)))
@@ -704,14 +704,12 @@ class StoreGenerator:
             )
         self._write_rows(FaqEntry, entries, bar)
         linked = self.pks(FaqEntry, "faq-", n, field="key")[::5]
-        products = rng.integers(len(item_pks), size=(len(linked), 2))
+        per_entry = min(2, len(item_pks))
         links = [
-            {"faqentry_id": int(entry), "item_id": int(item_pks[product])}
-            for entry, pair in zip(linked.tolist(), products, strict=True)
-            for product in sorted(set(pair.tolist()))
+            {"faqentry_id": entry, "item_id": int(item_pks[product])}
+            for entry in linked.tolist()
+            for product in rng.choice(len(item_pks), size=per_entry, replace=False).tolist()
         ]
-        # Two equal draws make one link: count what the progress bar was promised.
-        bar.update(self.faq_links() - len(links))
         self._write_rows(FaqEntry.linked_items.through, links, bar)
 
     # ---- the writers -----------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """``python bench/scale.py [--scales 0.01 0.1]``: how the platform's costs grow with the store.
 
 For each scale (a fraction of issue 19's store: 1,000,000 users, 100,000 products, 20,000,000
-interactions, 2,000,000 follows, 50,000 articles), on a PostgreSQL database of its own
-(``bench_scale``, created before and dropped after every scale):
+interactions, 2,000,000 follows, 50,000 articles, 10,000 ads, 1,000 offers, 5,000 FAQ entries),
+on a PostgreSQL database of its own (``bench_scale``, created before and dropped after every
+scale):
 
 - import: ``manage.py generate_store --scale S`` (COPY into the migrated schema, indexes on), wall
   time, rows/s over all rows written, the command's peak resident memory, the database's size;
+- the products training set alone (``build_dataset``, streamed from PostgreSQL) in a process of
+  its own: wall time and peak resident memory;
 - training: the products scenario's default model (ALS) with model search off, run as the
   training task runs it (``engine.versions.run_training``) in a process of its own: wall time,
   the time of each phase (from the version's progress messages), peak resident memory
@@ -33,6 +36,7 @@ import math
 import os
 import platform as stdlib_platform
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -181,8 +185,8 @@ def measured(command: list[str], env: dict[str, str], timeout: float) -> dict:
                 break
             if time.monotonic() - started > timeout:
                 process.kill()
-                pid, status, usage = os.wait4(process.pid, 0)
-                break
+                os.wait4(process.pid, 0)
+                raise TimeoutError(f"{command[:3]} ran past the --timeout of {timeout:.0f} s")
             time.sleep(0.1)
         wall = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -323,11 +327,15 @@ def bench_scale(scale: float, serve_seconds: float, timeout: float, train: bool 
         row["import"] = imported
         row["summary"] = imported["last_line"]
         row.update(database_sizes())
+        dataset = measured(python + ["-c", DATASET], env, timeout)
+        row["dataset"] = {**dataset, **json.loads(dataset["last_line"])}
         if not train:
-            dataset = measured(python + ["-c", DATASET], env, timeout)
-            row["dataset"] = {**dataset, **json.loads(dataset["last_line"])}
             return row
-        trained = measured(python + ["-c", TRAIN], env, timeout)
+        try:
+            trained = measured(python + ["-c", TRAIN], env, timeout)
+        except TimeoutError as error:  # keep the import and dataset figures of this scale
+            row["train_timeout"] = str(error)
+            return row
         report = json.loads(trained["last_line"])
         if report["status"] != "promoted":
             raise RuntimeError(f"training {report['status']}: {report['error']}")
@@ -346,11 +354,9 @@ def bench_scale(scale: float, serve_seconds: float, timeout: float, train: bool 
     return row
 
 
-def rows_written(scale: float) -> int:
-    """Every row generate_store writes at ``scale`` (users, products, articles, events,
-    follows), as its sizes round them."""
-    full = (1_000_000, 100_000, 50_000, 20_000_000, 2_000_000)
-    return sum(int(round(n * scale)) for n in full)
+def rows_written(r: dict) -> int:
+    """Every row generate_store wrote, from the last line of its summary ("...; N rows.")."""
+    return int(re.search(r"; (\d+) rows\.", r["summary"]).group(1))
 
 
 def growth(rows: list[dict], value) -> str:
@@ -365,9 +371,7 @@ def growth(rows: list[dict], value) -> str:
 
 
 def dataset_seconds(r: dict) -> float | None:
-    if "dataset" in r:
-        return r["dataset"]["seconds"]
-    return r["train"]["phases"].get("building the dataset from the database")
+    return r["dataset"]["seconds"]
 
 
 def _get(r: dict, *path):
@@ -439,10 +443,11 @@ def table(rows: list[dict], command: str, left_out: list[str], load: str) -> str
         f"Command: `{command}` (each scale under `flock /tmp/bench.lock`; plot: bench/scale.png).",
         "",
         "| scale | users | products | interactions | rows written | import s | rows/s "
-        "| import peak RSS MB | DB MB | dataset build s | training s | training peak RSS MB "
+        "| import peak RSS MB | DB MB | dataset build s | dataset peak RSS MB | training s "
+        "| training peak RSS MB "
         "| artifact MB | score ms/user | API worker RSS MB (anon) | p50 / p99 ms | req/s |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         snap = _get(r, "train", "snapshot") or _get(r, "dataset", "snapshot")
@@ -454,18 +459,15 @@ def table(rows: list[dict], command: str, left_out: list[str], load: str) -> str
             else "not run | not run | not run"
         )
         peak = _get(r, "train", "peak_rss_mb")
-        peak_cell = (
-            f"{peak:,.0f}"
-            if peak is not None
-            else f"{r['dataset']['peak_rss_mb']:,.0f} (dataset build alone)"
-        )
+        peak_cell = "not run" if peak is None else f"{peak:,.0f}"
         artifact = r["artifact_bytes"] / 2**20 if "artifact_bytes" in r else None
         lines.append(
             f"| {r['scale']:g} | {snap['users']:,} | {snap['items']:,} | {snap['events']:,} "
-            f"| {rows_written(r['scale']):,} | {r['import']['wall_s']:.1f} "
-            f"| {rows_written(r['scale']) / r['import']['wall_s']:,.0f} "
+            f"| {rows_written(r):,} | {r['import']['wall_s']:.1f} "
+            f"| {rows_written(r) / r['import']['wall_s']:,.0f} "
             f"| {r['import']['peak_rss_mb']:.0f} | {r['database_bytes'] / 2**20:,.0f} "
-            f"| {_cell(dataset_seconds(r))} | {_cell(_get(r, 'train', 'wall_s'))} "
+            f"| {_cell(dataset_seconds(r))} | {r['dataset']['peak_rss_mb']:,.0f} "
+            f"| {_cell(_get(r, 'train', 'wall_s'))} "
             f"| {peak_cell} | {_cell(artifact)} "
             f"| {_cell(_get(r, 'score', 'score_ms_per_user'))} | {served} |"
         )
@@ -498,8 +500,8 @@ def main() -> None:
         "--train-max-scale",
         type=float,
         default=0.1,
-        help="above this scale: import and the dataset build only (training's evaluation "
-        "scores every user against every item, hours at 1.0 on 2 cores)",
+        help="above this scale: import and the dataset build only (training, scoring and "
+        "serving skipped)",
     )
     parser.add_argument("--timeout", type=float, default=1500, help="per step, seconds")
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
@@ -541,6 +543,11 @@ def main() -> None:
             "scale 1.0 (20,000,000 interactions): not run in this session's time; "
             "`python bench/scale.py --scales 1.0` runs it"
         )
+    left_out += [
+        f"training at scale {row['scale']:g}: {row['train_timeout']}"
+        for row in rows
+        if "train_timeout" in row
+    ]
     untrained = [f"{row['scale']:g}" for row in rows if "train" not in row]
     if untrained:
         left_out.append(
@@ -548,12 +555,12 @@ def main() -> None:
             "dataset build only: see the evaluation row's growth)"
         )
     command = "python bench/scale.py --scales " + " ".join(f"{s:g}" for s in scales)
-    text = table(rows, command, left_out, load)
-    print(text)
-    if options.scales:
+    if options.scales:  # first: a table that fails to render loses no measurement
         (ROOT / "var").mkdir(exist_ok=True)
         name = "bench-scale-" + "-".join(f"{s:g}" for s in scales) + ".json"
         (ROOT / "var" / name).write_text(json.dumps(rows, default=str, indent=1))
+    text = table(rows, command, left_out, load)
+    print(text)
     if not options.no_write:
         plot(rows)
         write_section(text)

@@ -70,27 +70,33 @@ class AdBook:
     def __len__(self) -> int:
         return len(self.ad_pks)
 
-    def eligible(self, user, page_category: str, reserve: float, now: float) -> np.ndarray:
-        """Ads in date, bidding at least the reserve, targeting this user and page, and not
-        known to be blocked."""
-        mask = (self.starts <= now) & (self.ends > now) & (self.bids >= reserve)
-        mask &= self._targeted(self.segments, user.segments if user else ())
-        mask &= self._targeted(self.locations, [user.location] if user and user.location else ())
+    def eligible(
+        self, user, page_category: str, reserve: float, now: float, rows: np.ndarray
+    ) -> np.ndarray:
+        """Which of these ads are in date, bid at least the reserve, target this user and page,
+        are not known to be blocked, and are not of a campaign the user saw up to the frequency
+        cap today."""
+        mask = (self.starts[rows] <= now) & (self.ends[rows] > now) & (self.bids[rows] >= reserve)
+        mask &= self._targeted(self.segments, user.segments if user else (), rows)
+        located = [user.location] if user and user.location else ()
+        mask &= self._targeted(self.locations, located, rows)
         prefixes = [page_category[:i] for i in range(1, len(page_category) + 1)]
-        mask &= self._targeted(self.page_categories, prefixes)
+        mask &= self._targeted(self.page_categories, prefixes, rows)
         blocked = [pk for pk, until in self.blocked.items() if until > now]
+        if user is not None:
+            blocked += user.capped
         if blocked:
-            mask &= ~np.isin(self.campaigns, blocked)
+            mask &= ~np.isin(self.campaigns[rows], blocked)
         return mask
 
     @staticmethod
-    def _targeted(masks, values) -> np.ndarray:
+    def _targeted(masks, values, rows) -> np.ndarray:
         untargeted, named = masks
-        hit = untargeted.copy()
+        hit = untargeted[rows]
         for value in values:
             found = named.get(str(value))
             if found is not None:
-                hit |= found
+                hit |= found[rows]
         return hit
 
     def derived(self, key: tuple, build):

@@ -1,11 +1,13 @@
 """CTR-ranked ads: eligible ads of a slot ranked by pCTR x bid, priced by generalized second
 price (never above the bid, never below the slot's reserve).
 
-Serving reads the process's in-memory inventory (:mod:`scenarios.ads.inventory`): targeting,
-dates and reserve are masks over every live ad; a pre-ranking score (bid x the version's pCTR
-for the slot, with no user or context) keeps the best ``prerank_candidates`` of them, which the
-model scores with the user's history and the request's context; then the database is asked only
-about the campaigns about to be shown (status, budgets, pacing, the user's frequency cap).
+Serving reads the user with their history and the campaigns they saw up to the frequency cap
+today in one query, then the process's in-memory inventory (:mod:`scenarios.ads.inventory`):
+targeting, dates, reserve and the capped campaigns are masks over every live ad; a pre-ranking
+score (bid x the version's pCTR for the slot, with no user or context) keeps the best
+``prerank_candidates`` of them, which the model scores with the user's history and the
+request's context (:mod:`scenarios.ads.scoring`); then the database is asked only about the
+campaigns about to be shown (status, budgets, pacing).
 Pacing (:mod:`scenarios.ads.pacing`) spreads a daily budget evenly over the day. A new ad, one
 the served model never saw, gets one placement of an answer with probability
 ``exploration_share`` so it can collect clicks (charged the slot's reserve).
@@ -222,7 +224,10 @@ class AdsScenario(Scenario):
     def resolve(self, request, context):
         from catalog.models import Item
 
-        generation, user = generation_and_viewer(request.user_id or None)
+        now = pacing.now()
+        generation, user = generation_and_viewer(
+            request.user_id or None, pacing.day_start(now), context.settings["frequency_cap"]
+        )
         book = books.get(generation)
         slot = book.slots.get(request.slot)
         if slot is None:
@@ -238,7 +243,7 @@ class AdsScenario(Scenario):
             slot=slot,
             user=user,
             page_category=page.category if page else "",
-            now=pacing.now(),
+            now=now,
         )
         self._requests.current = (request, context.notes)
 
@@ -246,17 +251,23 @@ class AdsScenario(Scenario):
         notes, settings = context.notes, context.settings
         book: AdBook = notes["book"]
         user, slot, now = notes["user"], notes["slot"], notes["now"]
-        eligible = book.eligible(user, notes["page_category"], slot.reserve, now.timestamp())
-        rows = np.flatnonzero(eligible)
-        prerank = book.derived(
-            ("prerank", context.version_id, slot.name), lambda: self._prerank(book, slot, context)
+        page, moment = notes["page_category"], now.timestamp()
+        order = book.derived(
+            ("prerank order", context.version_id, slot.name),
+            lambda: np.argsort(-self._prerank(book, slot, context), kind="stable"),
         )
+        # The best eligible ads by pre-ranking score: most requests find them among the
+        # first few times as many ads of the order, so the masks cover only those.
         limit = settings["prerank_candidates"]
-        if len(rows) > limit:
-            rows = rows[np.argpartition(-prerank[rows], limit - 1)[:limit]]
+        head = order[: 4 * limit]
+        rows = head[book.eligible(user, page, slot.reserve, moment, head)][:limit]
+        if len(rows) < limit and len(head) < len(order):
+            rows = order[book.eligible(user, page, slot.reserve, moment, order)][:limit]
         explore = None
         if self.rng.random() < settings["exploration_share"]:
             known = book.derived(("known", context.version_id), lambda: self._known(book, context))
+            everyone = np.arange(len(book))
+            eligible = book.eligible(user, page, slot.reserve, moment, everyone)
             new = np.flatnonzero(eligible & ~known)
             if len(new):
                 explore = int(self.rng.choice(new))
@@ -302,8 +313,8 @@ class AdsScenario(Scenario):
         return np.isin(book.ad_ids, context.state.vocabulary[CATEGORICAL.index("ad")])
 
     def allowed(self, request, context, slate):
-        """The best ad of each campaign that is live, within budget and pacing, and under the
-        user's frequency cap, asked of the database a few campaigns at a time, until the
+        """The best ad of each campaign that is live and within budget and pacing, asked of
+        the database a few campaigns at a time, until the
         auction has its winners and the runner-up (and the exploration pick, if any)."""
         book, explore = context.notes["book"], context.notes["explore"]
         campaigns = book.campaigns[slate.rows].tolist()
@@ -334,23 +345,21 @@ class AdsScenario(Scenario):
         return keep
 
     def _live(self, context, campaign_pks: list[int]) -> dict[int, bool]:
-        """Which of these campaigns may be shown to this user now (one query: status, dates,
-        budgets, today's spend and the user's impressions of each today); the blocked ones are
-        remembered by the inventory until their pacing line passes their spend."""
+        """Which of these campaigns may be shown now (one query: status, dates, budgets and
+        today's spend); the blocked ones are remembered by the inventory until their pacing
+        line passes their spend. The frequency cap was applied with the user's read."""
         notes, settings = context.notes, context.settings
-        book, user, now = notes["book"], notes["user"], notes["now"]
+        book, now = notes["book"], notes["now"]
         moment, day = now.timestamp(), pacing.day_start(now)
         live = dict.fromkeys(campaign_pks, False)
-        slack, cap = settings["pacing_slack"], settings["frequency_cap"]
-        user_pk = user.pk if user is not None else None
-        for pk, open_, daily, today, seen in campaign_states(campaign_pks, now, day, user_pk):
+        slack = settings["pacing_slack"]
+        for pk, open_, daily, today in campaign_states(campaign_pks, now, day):
             if not open_:
                 book.block(pk, moment, float("inf"))
-                continue
-            if today >= pacing.allowance(daily, now, slack):
+            elif today >= pacing.allowance(daily, now, slack):
                 book.block(pk, moment, pacing.paced_until(today, daily, now, slack))
-                continue
-            live[pk] = seen < cap
+            else:
+                live[pk] = True
         return live
 
     def rerank(self, request, context, slate):

@@ -72,8 +72,8 @@ class Scorer:
             numeric[:, :3] = history.impressions, history.clicks, sum(bought.values())
             if bought and self.department_names:
                 numeric[:, 3] = [bought.get(name, 0) for name in self.department_names]
-        model = self.model
-        return (model._squash(numeric) - model.num_mean) / model.num_std
+        # The model's squash (signed log) of counts, which are never negative.
+        return (np.log1p(numeric) - self.model.num_mean) / self.model.num_std
 
     def pctr(self, rows: np.ndarray, context: np.ndarray, numeric: np.ndarray) -> np.ndarray:
         """pCTR of these inventory rows for ``context_codes`` and ``department_numeric``."""

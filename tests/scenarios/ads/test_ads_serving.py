@@ -158,12 +158,17 @@ def test_folded_scoring_matches_predict_proba(trained, family):
             assert np.allclose(found, expected, rtol=1e-5, atol=1e-7)
 
 
-def test_one_round_trip_reads_the_generation_the_user_and_their_history(trained):
+def test_one_round_trip_reads_the_generation_the_user_their_history_and_capped_campaigns(
+    trained,
+):
     """What the ORM reads, in one query: no user, an unknown one, one with no history row yet,
-    one with a row (purchases by department included)."""
+    one with a row (purchases by department included); and the campaigns whose impressions to
+    the user since the day's start reached the cap (earlier ones and other users' not counted)."""
+    from django.db.models import Count
+
     from catalog.models import User
     from scenarios.ads.inventory import bump_generation, current_generation
-    from scenarios.ads.models import UserHistory
+    from scenarios.ads.models import Ad, Impression, Slot, UserHistory
     from scenarios.ads.queries import generation_and_viewer
 
     bump_generation()
@@ -171,8 +176,9 @@ def test_one_round_trip_reads_the_generation_the_user_and_their_history(trained)
     user.segments, user.location, user.age_band = ["vip"], "Lyon", "25-34"
     user.save()
     UserHistory.objects.filter(user=user).delete()
+    day = timezone.now() - timedelta(hours=1)
     with CaptureQueriesContext(connection) as captured:
-        generation, viewer = generation_and_viewer("p1")
+        generation, viewer = generation_and_viewer("p1", day, 2)
     assert len(captured.captured_queries) == 1 and generation == current_generation()
     assert (viewer.pk, viewer.segments, viewer.location, viewer.age_band) == (
         user.pk,
@@ -180,8 +186,38 @@ def test_one_round_trip_reads_the_generation_the_user_and_their_history(trained)
         "Lyon",
         "25-34",
     )
-    assert viewer.history is None
+    assert viewer.history is None and viewer.capped == frozenset()
     UserHistory.objects.create(user=user, impressions=5, clicks=2, purchases={"books": 3})
-    assert generation_and_viewer("p1")[1].history == (5, 2, {"books": 3})
-    assert generation_and_viewer("nobody") == (generation, None)
-    assert generation_and_viewer(None) == (generation, None)
+    assert generation_and_viewer("p1", day, 2)[1].history == (5, 2, {"books": 3})
+    ads, slot = list(Ad.objects.order_by("ad_id")[:3]), Slot.objects.first()
+    shown = [
+        (user, ads[0], day + timedelta(minutes=1)),
+        (user, ads[0], day + timedelta(minutes=2)),
+        (user, ads[1], day + timedelta(minutes=3)),
+        (user, ads[1], day - timedelta(minutes=1)),  # before the day's start
+        (User.objects.get(external_id="p2"), ads[1], day + timedelta(minutes=4)),
+        (user, ads[2], day + timedelta(minutes=5)),
+    ]
+    Impression.objects.bulk_create(
+        Impression(
+            user=who,
+            ad=ad,
+            slot=slot,
+            recommendation_id=f"r{k}",
+            position=1,
+            price=0,
+            timestamp=when,
+        )
+        for k, (who, ad, when) in enumerate(shown)
+    )
+    counts = (
+        Impression.objects.filter(user=user, timestamp__gte=day)
+        .values_list("ad__campaign_id")
+        .annotate(n=Count("pk"))
+    )
+    capped = generation_and_viewer("p1", day, 2)[1].capped
+    assert capped == {campaign for campaign, n in counts if n >= 2}
+    assert ads[0].campaign_id in capped and ads[1].campaign_id not in capped
+    assert generation_and_viewer("p1", day, 1)[1].capped >= {a.campaign_id for a in ads}
+    assert generation_and_viewer("nobody", day, 2) == (generation, None)
+    assert generation_and_viewer(None, day, 2) == (generation, None)

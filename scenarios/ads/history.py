@@ -115,10 +115,6 @@ def refresh_purchases(user_ids: list[str]) -> None:
     )
 
 
-def count_impressions(user_id: int, shown: int) -> None:
-    _add(user_id, "impressions", shown)
-
-
 def count_click(user_id: int) -> None:
     _add(user_id, "clicks", 1)
 

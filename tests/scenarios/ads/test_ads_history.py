@@ -41,12 +41,14 @@ def test_training_features_count_only_what_came_before_each_impression(store):
     log(user, phone_ad, now - timedelta(hours=1), False, 1)
     log(user, Ad.objects.get(ad_id="ad-0"), now - timedelta(minutes=30), True, 2)
     log(User.objects.get(external_id="b1"), phone_ad, now - timedelta(minutes=5), False, 3)
+    rows = list(UserHistory.objects.order_by("pk").values())
     numeric, _, y, totals = AdsScenario().build_dataset({})
     assert y.tolist() == [1, 0, 1, 0]
     # shown before, clicked before, purchases before, purchases in the ad's department before
     assert numeric.tolist() == [[0, 0, 0, 0], [1, 1, 1, 1], [2, 1, 1, 0], [0, 0, 1, 0]]
     assert totals[user.pk] == {"impressions": 3, "clicks": 2, "purchases": {"electronics": 1}}
-    assert not UserHistory.objects.exists()  # written by a training, not by reading the log
+    # Reading the log writes nothing: a training writes the totals.
+    assert list(UserHistory.objects.order_by("pk").values()) == rows
 
 
 def test_serving_and_clicks_and_purchases_keep_the_history_row_current(
@@ -54,9 +56,10 @@ def test_serving_and_clicks_and_purchases_keep_the_history_row_current(
 ):
     from scenarios.ads.models import UserHistory
 
+    shown = UserHistory.objects.get(user__external_id="p1").impressions  # the seed's log
     body = read_client.get("/api/v1/ads/serve", {"slot": "home", "user_id": "p1", "n": 3}).json()
     history = UserHistory.objects.get(user__external_id="p1")
-    assert (history.impressions, history.clicks) == (3, 0)
+    assert (history.impressions, history.clicks) == (shown + 3, 0)
     click = {
         "recommendation_id": body["recommendation_id"],
         "ad_id": body["items"][0]["ad_id"],
@@ -98,3 +101,23 @@ def test_a_users_history_moves_their_pctr(store, read_client, train_ads):
         pctr[user_id] = {item["ad_id"]: item["pctr"] for item in body.json()["items"]}
     assert set(pctr["p4"]) == set(pctr["p5"])
     assert all(pctr["p5"][ad] > 2 * pctr["p4"][ad] for ad in pctr["p4"]), pctr
+
+
+def test_the_database_counts_every_impression_of_a_known_user(seeded):
+    """The trigger of migration 0003: an impression written by any path (here the ORM) adds one
+    to the user's row, creating it on first use; an anonymous impression counts nowhere."""
+    from catalog.models import User
+    from scenarios.ads.models import Ad, Impression, Slot, UserHistory
+
+    user = User.objects.get(external_id="b2")
+    UserHistory.objects.filter(user=user).delete()
+    ad, slot = Ad.objects.get(ad_id="ad-0"), Slot.objects.get(name="home")
+    rows = UserHistory.objects.count()
+    for n, who in enumerate([user, user, None]):
+        Impression.objects.create(
+            user=who, ad=ad, slot=slot, recommendation_id=f"t-{n}", position=1, price=0.1
+        )
+    assert (UserHistory.objects.get(user=user).impressions, UserHistory.objects.count()) == (
+        2,
+        rows + 1,
+    )

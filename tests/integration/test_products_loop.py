@@ -1,14 +1,19 @@
 """The products loop on real services: import through the worker, train on the worker, promote,
 serve from the lists the scoring queue wrote to Redis, post an event, see the answer change."""
 
+import pickle
+import zlib
+
 import httpx
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from django_redis import get_redis_connection
 
 from catalog.models import ApiKey, Interaction
 from catalog.tasks import import_dataset
 from engine.freshness import bump_freshness, freshness_of
-from engine.lists import load_list
+from engine.lists import list_key, load_list
 from engine.models import ModelVersion, ScenarioConfig
 from engine.versions import _refresh_store, queue_refresh, request_training
 from tests.engine.planted import BOOKS, PHONES, reset_engine_state
@@ -64,7 +69,12 @@ def test_import_train_promote_serve_and_react_to_an_event(
     celery_worker, wait_until, tmp_path, read_client, write_client
 ):
     version = train_on_the_worker(wait_until, tmp_path)
-    assert load_list("products", version.pk, "p1") is not None  # written by the worker to Redis
+    entry = load_list("products", version.pk, "p1")
+    assert entry is not None  # written by the worker to Redis
+    stored = get_redis_connection("default").get(
+        cache.make_key(list_key("products", version.pk, "p1"))
+    )
+    assert pickle.loads(zlib.decompress(stored)) == entry  # kept compressed
 
     url = "/api/v1/products/recommendations"
     response = read_client.get(url, {"user_id": "p1", "n": 2})

@@ -131,8 +131,8 @@ if REDIS_URL:
                 # A Redis that stops answering costs each request at most these, not a hang.
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 1.0,
-                # Precomputed lists repeat their reasons and ids' prefixes: zlib keeps a list
-                # of 100 items in about a third of the bytes (Redis memory per active user).
+                # Precomputed lists repeat their reasons and ids' prefixes: zlib shrinks the
+                # Redis memory each active user's list takes (bench/precompute.py measures it).
                 "COMPRESSOR": "django_redis.compressors.zlib.ZlibCompressor",
             },
         }

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 
 from ml.base import Model, register
+from ml.index import DEFAULT_EXACT_THRESHOLD, FaissIndex
 from ml.search import Choice, LogUniform
 
 FEATURES = (
@@ -43,6 +44,9 @@ FEATURES = (
 )
 PAIR_BUDGET = 2_000_000  # candidate pairs featurised at once (bounds peak memory)
 DENSE_BUDGET = 1 << 23  # dense embedding scores computed at once (nodes x all nodes)
+# Past this many people the embedding's nearest nodes come from a faiss index: every node
+# against every node is quadratic in the graph (hours at a million people).
+EXACT_NEIGHBOUR_NODES = DEFAULT_EXACT_THRESHOLD
 BRAND_DIMS = 64  # purchase histories wider than this are reduced by a truncated SVD
 
 
@@ -208,6 +212,7 @@ class PeopleRanker(Model):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
+        self._neighbour_index: FaissIndex | None = None  # built on first use, per embedding
         unknown = set(self.params["features"]) - set(FEATURES)
         if unknown or not self.params["features"]:
             raise ValueError(f"features must be a non-empty subset of {list(FEATURES)}")
@@ -344,7 +349,21 @@ class PeopleRanker(Model):
         ).fit(edges, n_nodes=self.n_nodes)
         self.vectors = embedding.vectors.astype(np.float32)
         self.biases = embedding.biases.astype(np.float32)
+        self._neighbour_index = None
         self.embedding_loss = embedding.history.to_dict().get("loss", [])
+
+    def _embedding_neighbours(self, part: np.ndarray, k: int) -> np.ndarray:
+        """The k + 1 nodes of highest embedding logit (vector dot product plus the column's
+        bias) for each node of ``part``, itself usually among them (dropped later): exact up to
+        EXACT_NEIGHBOUR_NODES nodes, else from faiss on [vector, bias] against [vector, 1]."""
+        if len(self.vectors) <= EXACT_NEIGHBOUR_NODES:
+            logits = self.vectors[part] @ self.vectors.T + self.biases[None, :]
+            return np.argpartition(-logits, k, axis=1)[:, : k + 1]
+        if self._neighbour_index is None:
+            self._neighbour_index = FaissIndex(np.c_[self.vectors, self.biases], "ip", kind="ivf")
+        queries = np.c_[self.vectors[part], np.ones(len(part), np.float32)]
+        ids, _ = self._neighbour_index.search(queries, k + 1)
+        return np.where(ids >= 0, ids, part[:, None])  # too few found: the node itself
 
     def _design(self, features: np.ndarray, fit: bool = False) -> np.ndarray:
         columns = [FEATURES.index(name) for name in self.params["features"]]
@@ -385,8 +404,7 @@ class PeopleRanker(Model):
         step = max(1, DENSE_BUDGET // n)
         for start in range(0, len(chunk) if k > 0 else 0, step):
             part = chunk[start : start + step]
-            logits = self.vectors[part] @ self.vectors.T + self.biases[None, :]
-            near = np.argpartition(-logits, k, axis=1)[:, : k + 1]  # +1: the node itself
+            near = self._embedding_neighbours(part, k)
             local = np.repeat(np.arange(start, start + len(part)), k + 1)
             keys.append(pair_keys(local, near.ravel(), n))
         keys = np.unique(np.concatenate(keys))
@@ -562,5 +580,6 @@ class PeopleRanker(Model):
             arrays["biases"],
             arrays["brands"],
         )
+        self._neighbour_index = None
         self.weights = arrays["weights"]
         self.mean, self.std = arrays["mean"], arrays["std"]

@@ -142,3 +142,24 @@ def test_bad_input_is_refused(fitted):
         PeopleRanker(**TINY).fit(np.array([[0, 0]]))
     with pytest.raises(ValueError):
         PeopleRanker(**TINY).fit(np.array([[0.5, 1.0]]))
+
+
+def test_past_the_exact_limit_embedding_neighbours_come_from_faiss(fitted, monkeypatch):
+    """A million people cannot score every node against every node: past the limit the nearest
+    nodes by embedding logit come from a faiss index on [vector, bias], and agree with exact."""
+    from ml.index import FaissIndex
+    from ml.models import people_ranker
+
+    model, _ = fitted
+    nodes = np.arange(100)
+    exact = model._embedding_neighbours(nodes, 5)
+    monkeypatch.setattr(people_ranker, "EXACT_NEIGHBOUR_NODES", 10)
+    model._neighbour_index = None
+    approximate = model._embedding_neighbours(nodes, 5)
+    assert isinstance(model._neighbour_index, FaissIndex)
+    found = [len(set(a) & set(e)) / len(e) for a, e in zip(approximate, exact, strict=True)]
+    assert np.mean(found) > 0.95
+    suggested = model.suggest(nodes, 5).ids  # the whole ranker on the faiss candidates
+    rows = np.repeat(nodes, 5)[suggested.ravel() >= 0]
+    assert ((rows // 25) == (suggested.ravel()[suggested.ravel() >= 0] // 25)).mean() > 0.9
+    model._neighbour_index = None

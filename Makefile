@@ -14,7 +14,7 @@ BROKER_URL_DEFAULT ?= redis://127.0.0.1:6379/1
 INTEGRATION_ENV := DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_URL_DEFAULT) CELERY_BROKER_URL=$(BROKER_URL_DEFAULT)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run run-services serve migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve bench-e2e bench-scale bench-load clean
+.PHONY: help install run run-services serve migrate seed worker test test-unit test-integration check format bench bench-deps bench-quality bench-ingest bench-serve bench-e2e bench-scale bench-precompute bench-load clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -93,6 +93,9 @@ bench-e2e: install ## A new store's path (import, train with model search, REST 
 
 bench-scale: install ## Cost against store size (generate_store at 1% and 10%, COPY import, training, serving) on PostgreSQL
 	$(PY) bench/scale.py
+
+bench-precompute: install ## Every active user's products list precomputed on N = 1 and 2 Celery workers (issue 19's store at 1% and 10%), on PostgreSQL + Redis
+	$(PY) bench/precompute.py
 
 bench-load: install ## Ten minutes of every scenario's traffic at once on gunicorn + PostgreSQL + Redis + Celery: 5xx, p99, memory, nothing lost or charged twice
 	$(PY) bench/load.py --minutes 10

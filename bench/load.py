@@ -16,6 +16,8 @@ no campaign or offer over budget.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import random
 import re
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psycopg
 from results_file import write_section
 from serve import (
@@ -74,7 +77,6 @@ request = function()
   end
   return wrk.format(r[1], path)
 end
-{delay}
 response = function(status, headers, body)
   if status >= 500 then s5 = s5 + 1 elseif status >= 400 then s4 = s4 + 1 else s2 = s2 + 1 end
 end
@@ -92,26 +94,11 @@ def lua_table(entries: list) -> str:
     return "{" + ", ".join(entries) + "}"
 
 
-# With a rate, each connection waits an exponential time before its next request (mean
-# ``connections / rate``): Poisson arrivals while answers are fast next to the wait, so the
-# offered load stays put instead of rising to whatever the server can take.
-LUA_DELAY = """
-math.randomseed({seed})
-delay = function()
-  return -{mean_ms} * math.log(1 - math.random())
-end
-"""
-
-
-def wrk_script(tag: str, requests: list[str | tuple], rate: float = 0, connections: int = 1) -> str:
-    delay = ""
-    if rate:
-        delay = LUA_DELAY.format(seed=sum(map(ord, tag)), mean_ms=1000 * connections / rate)
+def wrk_script(tag: str, requests: list[str | tuple]) -> str:
     return LUA.format(
         requests=lua_table(lua_request(request) for request in requests),
         users=lua_table(f'"{u}"' for u in USERS),
         tag=tag,
-        delay=delay,
     )
 
 
@@ -185,17 +172,11 @@ def worker_pids(master: int) -> list[int]:
 
 
 def run_wrk(
-    name: str,
-    port: int,
-    key: str,
-    seconds: int,
-    connections: int,
-    out: dict,
-    tag: str = "load",
-    rate: float = 0,
+    name: str, port: int, key: str, seconds: int, connections: int, out: dict, tag: str = "load"
 ) -> None:
-    script = wrk_script(f"{tag}-{name}", TRAFFIC[name], rate, connections)
-    output = run_wrk_script(port, key, script, seconds, connections)
+    output = run_wrk_script(
+        port, key, wrk_script(f"{tag}-{name}", TRAFFIC[name]), seconds, connections
+    )
     latency = {p: to_ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M)}
     found = re.search(r"^STATUS (\d+) (\d+) (\d+)$", output, re.M)
     if found is None:
@@ -210,6 +191,61 @@ def run_wrk(
         "4xx": statuses[1],
         "5xx": statuses[2],
     }
+
+
+def open_loop(port: int, key: str, seconds: int, rate: float, out: dict) -> None:
+    """Every endpoint at ``rate`` requests/s with Poisson arrivals, sent at their time whether
+    or not earlier answers came back (open loop: a slow answer does not hold the next request
+    back), each latency counted from the moment its request was due."""
+    asyncio.run(_open_loop(port, key, seconds, rate, out))
+
+
+async def _open_loop(port: int, key: str, seconds: int, rate: float, out: dict) -> None:
+    headers = {"Authorization": f"Api-Key {key}"}
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=0)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30, limits=limits
+    ) as client:
+        await asyncio.gather(*(_paced(client, name, seconds, rate, out) for name in TRAFFIC))
+
+
+async def _paced(client, name: str, seconds: int, rate: float, out: dict) -> None:
+    loop = asyncio.get_running_loop()
+    waits = random.Random(name)
+    latencies, statuses, sends = [], {"2xx": 0, "4xx": 0, "5xx": 0}, []
+
+    async def send(number: int, due: float) -> None:
+        method, path, body = _request(name, number)
+        response = await client.request(method, path, json=body)
+        latencies.append(1000 * (loop.time() - due))
+        status = response.status_code
+        statuses["5xx" if status >= 500 else "4xx" if status >= 400 else "2xx"] += 1
+
+    started = due = loop.time()
+    number = 0
+    while True:
+        due += waits.expovariate(rate)
+        if due - started > seconds:
+            break
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        number += 1
+        sends.append(asyncio.ensure_future(send(number, due)))
+    await asyncio.gather(*sends)
+    p50, p99 = np.percentile(latencies, [50, 99]) if latencies else (0.0, 0.0)
+    out[name] = {"n": len(latencies), "rps": len(latencies) / seconds, "p50": p50, "p99": p99}
+    out[name].update(statuses)
+
+
+def _request(name: str, number: int) -> tuple[str, str, object]:
+    """The ``number``-th request of endpoint ``name`` (as the wrk script would build it)."""
+    entries = TRAFFIC[name]
+    entry = entries[(number - 1) % len(entries)]
+    user = USERS[(number - 1) % len(USERS)]
+    if isinstance(entry, str):
+        return "GET", entry.replace("USER", user), None
+    method, path, body = entry
+    text = json.dumps(body).replace("USER", user).replace("SEQ", f"load-{name}-{number}")
+    return method, path, json.loads(text)
 
 
 def feedback_client(
@@ -293,7 +329,8 @@ def main() -> None:
         "--rate",
         type=float,
         default=0,
-        help="Requests/s offered per endpoint (Poisson); 0: each connection as fast as answered.",
+        help="Requests/s per endpoint, open loop with Poisson arrivals (an asyncio client); "
+        "0: wrk, each connection as fast as it is answered.",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
     parser.add_argument("--no-write", action="store_true", help="Print, do not update RESULTS.md.")
@@ -329,14 +366,20 @@ def main() -> None:
         results: dict = {}
         tally = {"5xx": 0, "clicks": 0, "redeems": 0}
         stop = threading.Event()
-        threads = [
-            threading.Thread(
-                target=run_wrk,
-                args=(name, server.port, key, seconds, args.connections, results),
-                kwargs={"rate": args.rate},
-            )
-            for name in TRAFFIC
-        ]
+        if args.rate:
+            threads = [
+                threading.Thread(
+                    target=open_loop, args=(server.port, key, seconds, args.rate, results)
+                )
+            ]
+        else:
+            threads = [
+                threading.Thread(
+                    target=run_wrk,
+                    args=(name, server.port, key, seconds, args.connections, results),
+                )
+                for name in TRAFFIC
+            ]
         threads.append(
             threading.Thread(
                 target=feedback_client, args=(server.port, key, stop, tally, args.rate / 2)
@@ -364,13 +407,21 @@ def main() -> None:
         "## Load: every scenario at once (bench/load.py)",
         "",
         f"{started:%Y-%m-%d %H:%M} UTC, {args.minutes:g} minutes, `.venv/bin/python bench/load.py "
-        f"--minutes {args.minutes:g}`; 2 cores shared by the server, the Celery worker, "
-        f"PostgreSQL, Redis and every client (load average before {load_before}, after "
-        f"{load_after}). gunicorn {args.workers} sync workers + 1 Celery worker on PostgreSQL "
-        f"+ Redis; the demo store of every scenario (`demo_setup`, model search off, "
-        f"{setup_s:.0f} s). Connections per endpoint: {args.connections}, all at once, plus a "
-        "client serving and clicking ads and redeeming offers, each click and redemption "
-        "sent twice.",
+        f"--minutes {args.minutes:g}{f' --rate {args.rate:g}' if args.rate else ''}`; 2 cores "
+        "shared by the server, the Celery worker, PostgreSQL, Redis and every client (load "
+        f"average before {load_before}, after {load_after}). gunicorn {args.workers} sync "
+        "workers + 1 Celery worker on PostgreSQL + Redis; the demo store of every scenario "
+        f"(`demo_setup`, model search off, {setup_s:.0f} s). "
+        + (
+            f"Open loop: {args.rate:g} requests/s per endpoint, Poisson arrivals, from one asyncio "
+            "client (httpx); each latency counts from the moment its request was due, so a "
+            "request held back by a slow one is counted as late"
+            if args.rate
+            else f"Closed loop: wrk, {args.connections} connection(s) per endpoint, each "
+            "sending its next request when the last is answered"
+        )
+        + "; plus a client serving and clicking ads and redeeming offers, each click and "
+        "redemption sent twice.",
         "",
         "| endpoint | requests | req/s | p50 ms | p99 ms | p99 goal | 2xx | 4xx | 5xx |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",

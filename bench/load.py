@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -196,8 +198,16 @@ def run_wrk(
 def open_loop(port: int, key: str, seconds: int, rate: float, out: dict) -> None:
     """Every endpoint at ``rate`` requests/s with Poisson arrivals, sent at their time whether
     or not earlier answers came back (open loop: a slow answer does not hold the next request
-    back), each latency counted from the moment its request was due."""
+    back), each latency counted from the moment its request was due. In a process of its own,
+    so the feedback client's thread never holds its event loop back."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        out.update(pool.submit(_open_loop_results, port, key, seconds, rate).result())
+
+
+def _open_loop_results(port: int, key: str, seconds: int, rate: float) -> dict:
+    out: dict = {}
     asyncio.run(_open_loop(port, key, seconds, rate, out))
+    return out
 
 
 async def _open_loop(port: int, key: str, seconds: int, rate: float, out: dict) -> None:
@@ -232,7 +242,12 @@ async def _paced(client, name: str, seconds: int, rate: float, out: dict) -> Non
         sends.append(asyncio.ensure_future(send(number, due)))
     await asyncio.gather(*sends)
     p50, p99 = np.percentile(latencies, [50, 99]) if latencies else (0.0, 0.0)
-    out[name] = {"n": len(latencies), "rps": len(latencies) / seconds, "p50": p50, "p99": p99}
+    out[name] = {
+        "n": len(latencies),
+        "rps": len(latencies) / seconds,
+        "p50": float(p50),
+        "p99": float(p99),
+    }
     out[name].update(statuses)
 
 

@@ -11,8 +11,14 @@
   cores. Set before any worker imports numpy; the environment still wins.
 - Each worker loads the served model versions before it takes requests (``post_worker_init``), so
   the first users after a start or restart do not wait for an artifact to load.
+- Then it moves everything loaded so far out of the garbage collector's reach (``gc.freeze``):
+  a full collection walked the loaded models, snapshots and Django on every pass, 88 ms in a
+  worker holding every scenario's demo models, and under load each worker paused that long
+  every few seconds (every endpoint's p99 about 100-150 ms at 70 requests/s, p50 11-24 ms).
+  A version loaded later (after a promotion) is collected as usual until the worker restarts.
 """
 
+import gc
 import logging
 import os
 
@@ -38,3 +44,5 @@ def post_worker_init(worker):
         worker.log.info("warmed up: %s", ", ".join(loaded) or "nothing promoted yet")
     finally:
         connections.close_all()  # a fresh connection per worker, opened on its first request
+        gc.collect()
+        gc.freeze()

@@ -263,3 +263,22 @@ def test_a_worker_started_without_queues_consumes_every_declared_one():
     assert not set(declared_queues(registry.all_scenarios())) & worker(
         {"queues": "training"}
     )  # -Q decides
+
+
+def test_a_worker_freezes_what_it_loaded_out_of_the_collectors_reach(monkeypatch):
+    """After the warm-up, the loaded models are frozen: a full collection then walks none of
+    them (it walked them all, a pause of tens of milliseconds, every few seconds under load)."""
+    import gc
+
+    from engine import serving
+
+    namespace = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.setattr(serving, "warm_up", lambda: ["products v1"])
+    logged = []
+    worker = SimpleNamespace(log=SimpleNamespace(info=lambda *args: logged.append(args)))
+    try:
+        namespace["post_worker_init"](worker)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert logged and "products v1" in logged[0][1]

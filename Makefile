@@ -97,8 +97,8 @@ bench-scale: install ## Cost against store size (generate_store at 1% and 10%, C
 bench-precompute: install ## Every active user's products list precomputed on N = 1 and 2 Celery workers (issue 19's store at 1% and 10%), on PostgreSQL + Redis
 	$(PY) bench/precompute.py
 
-bench-load: install ## Ten minutes of every scenario's traffic at once on gunicorn + PostgreSQL + Redis + Celery: 5xx, p99, memory, nothing lost or charged twice
-	$(PY) bench/load.py --minutes 10
+bench-load: install ## Ten minutes of every scenario's traffic at once (open loop, 10 requests/s per endpoint) on gunicorn + PostgreSQL + Redis + Celery: 5xx, p99, memory, nothing lost or charged twice
+	$(PY) bench/load.py --minutes 10 --rate 10
 
 clean: ## Remove the venv, the local database and artifacts
 	rm -rf $(VENV) var
